@@ -1,0 +1,239 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { SchedulerError, invalidRequest, notFound } from '../contract/errors.js';
+import { runNowExecutionId } from '../contract/ids.js';
+import {
+  createBodySchema,
+  issueDetails,
+  jobIdBodySchema,
+  listBodySchema,
+  pauseBodySchema,
+  runNowBodySchema,
+  updateBodySchema,
+  type Completion,
+} from '../contract/schemas.js';
+import type { Operation } from '../contract/constants.js';
+import type { AuditEvent, JobRecord } from '../core/record.js';
+import { applyPatch, checkInputSize, normalizeSpec, type SpecLimits } from '../core/spec.js';
+import { toView, type JobView } from '../core/view.js';
+import { newRecord } from '../machines/jobLogic.js';
+import { KeyExistsError } from '../store/jobStore.js';
+import { JobActor, type JobActorDeps } from './jobActor.js';
+
+export interface SupervisorLimits extends SpecLimits {
+  maxJobsPerOrchestrator: number;
+}
+
+export const newId = (): string => randomBytes(12).toString('base64url');
+
+/** The body schema of each command operation. */
+export const commandSchemas = {
+  create: createBodySchema,
+  list: listBodySchema,
+  show: jobIdBodySchema,
+  update: updateBodySchema,
+  pause: pauseBodySchema,
+  resume: jobIdBodySchema,
+  delete: jobIdBodySchema,
+  run_now: runNowBodySchema,
+} as const satisfies Record<Operation, z.ZodType>;
+
+export type CommandBody<Op extends Operation> = z.infer<(typeof commandSchemas)[Op]>;
+
+/** Validates a command body (`invalid_request` with the zod issues as details). */
+export function parseCommand<Op extends Operation>(op: Op, body: unknown): CommandBody<Op> {
+  const r = commandSchemas[op].safeParse(body);
+  if (!r.success) throw invalidRequest('request body does not match the schema', issueDetails(r.error));
+  return r.data as CommandBody<Op>;
+}
+
+/** An event for a message no job can take (unknown job, malformed completion). */
+export function looseEvent(
+  orchestratorId: string,
+  jobId: string | null,
+  executionId: string | null,
+  at: number,
+  data: Record<string, unknown>,
+): AuditEvent {
+  return {
+    id: newId(),
+    type: 'execution.completion_rejected',
+    at: new Date(at).toISOString(),
+    orchestratorId,
+    jobId: jobId ?? '$invalid',
+    ...(executionId !== null && { executionId }),
+    data,
+  };
+}
+
+const encodeCursor = (jobId: string): string => Buffer.from(jobId, 'utf8').toString('base64url');
+const decodeCursor = (c: string): string => {
+  const s = Buffer.from(c, 'base64url').toString('utf8');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(s)) throw invalidRequest('invalid cursor', [{ path: 'cursor', message: 'not a cursor from a list reply' }]);
+  return s;
+};
+
+/**
+ * The supervisor of one orchestrator: it owns that orchestrator's job actors in its own map (no
+ * XState parent with thousands of children) and is the only way to reach them, so every lookup
+ * is by (orchestratorId, jobId) and a command can never touch another orchestrator's job.
+ */
+export class Supervisor {
+  private readonly jobs = new Map<string, JobActor>();
+  /** jobIds whose create is in flight, so two concurrent creates cannot both win. */
+  private readonly creating = new Set<string>();
+
+  constructor(
+    readonly orchestratorId: string,
+    private readonly deps: JobActorDeps,
+    private readonly limits: SupervisorLimits,
+  ) {}
+
+  get size(): number {
+    return this.jobs.size;
+  }
+
+  actors(): IterableIterator<JobActor> {
+    return this.jobs.values();
+  }
+
+  /** Adopts a stored record at start-up (no event: the job already exists). */
+  adopt(stored: { record: JobRecord; revision: number }): JobActor {
+    const actor = new JobActor(this.deps, stored);
+    this.jobs.set(stored.record.jobId, actor);
+    return actor;
+  }
+
+  tick(jobId: string): void {
+    const actor = this.jobs.get(jobId);
+    actor?.send({ type: 'TICK' }).catch((err: unknown) => this.deps.log.warn({ err, orchestratorId: this.orchestratorId, jobId }, 'tick failed'));
+  }
+
+  stop(): void {
+    for (const a of this.jobs.values()) a.stop();
+    this.jobs.clear();
+  }
+
+  private actor(jobId: string): JobActor {
+    const a = this.jobs.get(jobId);
+    if (!a) throw notFound(jobId);
+    return a;
+  }
+
+  private now(): number {
+    return this.deps.clock.now();
+  }
+
+  async create(input: CommandBody<'create'>): Promise<{ job: JobView }> {
+    const jobId = input.jobId ?? newId();
+    if (this.jobs.has(jobId) || this.creating.has(jobId)) {
+      throw new SchedulerError('already_exists', `job "${jobId}" exists`);
+    }
+    if (this.jobs.size + this.creating.size >= this.limits.maxJobsPerOrchestrator) {
+      throw new SchedulerError('limit_exceeded', `at most ${this.limits.maxJobsPerOrchestrator} jobs per orchestrator`);
+    }
+    const now = this.now();
+    const spec = normalizeSpec(input, jobId, this.limits, now);
+    const record = newRecord({ orchestratorId: this.orchestratorId, spec, incarnation: newId(), now, step: 0 });
+    this.creating.add(jobId);
+    try {
+      const revision = await this.deps.store.create(record).catch((err: unknown) => {
+        if (err instanceof KeyExistsError) throw new SchedulerError('already_exists', `job "${jobId}" exists`);
+        throw new SchedulerError('unavailable', 'storage unavailable', { cause: err });
+      });
+      const actor = new JobActor(this.deps, { record, revision });
+      this.jobs.set(jobId, actor);
+      await actor.recover();
+      return { job: toView(actor.record, this.now()) };
+    } finally {
+      this.creating.delete(jobId);
+    }
+  }
+
+  list(q: CommandBody<'list'>): { jobs: JobView[]; nextCursor?: string } {
+    const limit = q.limit ?? 100;
+    const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
+    const ids = [...this.jobs.keys()].sort();
+    const now = this.now();
+    const jobs: JobView[] = [];
+    let nextCursor: string | undefined;
+    for (const id of ids) {
+      if (after !== null && id <= after) continue;
+      const r = this.jobs.get(id)!.record;
+      if (q.state !== undefined && r.state !== q.state) continue;
+      if (q.labels && !Object.entries(q.labels).every(([k, v]) => r.spec.labels[k] === v)) continue;
+      if (jobs.length === limit) {
+        nextCursor = encodeCursor(jobs[jobs.length - 1]!.jobId);
+        break;
+      }
+      jobs.push(toView(r, now));
+    }
+    return nextCursor === undefined ? { jobs } : { jobs, nextCursor };
+  }
+
+  show({ jobId }: CommandBody<'show'>): { job: JobView } {
+    return { job: toView(this.actor(jobId).record, this.now(), true) };
+  }
+
+  async update({ jobId, patch, expectedRevision }: CommandBody<'update'>): Promise<{ job: JobView }> {
+    const record = await this.actor(jobId).command((r) => {
+      if (expectedRevision !== undefined && r.revision !== expectedRevision) {
+        throw new SchedulerError('conflict', `revision is ${r.revision}, not ${expectedRevision}`, {
+          details: { revision: r.revision },
+        });
+      }
+      const res = applyPatch(r.spec, patch, this.limits, this.now());
+      return res.changed.length === 0 ? null : { type: 'UPDATE', spec: res.spec, changed: res.changed, scheduleChanged: res.scheduleChanged };
+    });
+    return { job: toView(record, this.now()) };
+  }
+
+  async pause({ jobId, reason }: CommandBody<'pause'>): Promise<{ job: JobView }> {
+    const record = await this.actor(jobId).send({ type: 'PAUSE', reason: reason ?? null });
+    return { job: toView(record, this.now()) };
+  }
+
+  async resume({ jobId }: CommandBody<'resume'>): Promise<{ job: JobView }> {
+    const record = await this.actor(jobId).send({ type: 'RESUME' });
+    return { job: toView(record, this.now()) };
+  }
+
+  async delete({ jobId }: CommandBody<'delete'>): Promise<Record<string, never>> {
+    const actor = this.actor(jobId);
+    await actor.send({ type: 'DELETE' });
+    if (this.jobs.get(jobId) === actor) this.jobs.delete(jobId);
+    return {};
+  }
+
+  async runNow({ jobId, inputs, ignoreOverlap }: CommandBody<'run_now'>): Promise<{ executionId: string }> {
+    if (inputs !== undefined) checkInputSize(inputs, 'inputs', this.limits);
+    let executionId = '';
+    const record = await this.actor(jobId).command((r) => {
+      executionId = runNowExecutionId(r.incarnation, r.runNowSeq + 1);
+      return { type: 'RUN_NOW', inputs, ignoreOverlap: ignoreOverlap ?? false };
+    });
+    if (!record.active.some((a) => a.executionId === executionId)) {
+      throw new SchedulerError('overlap', `job "${jobId}" has an active execution and its overlap policy is "${record.spec.overlapPolicy}"`, {
+        details: { activeExecutions: record.active.map((a) => a.executionId) },
+      });
+    }
+    return { executionId };
+  }
+
+  /** A completion that parsed: handled by its job, or audited as rejected when the job is unknown. */
+  async completion(c: Completion): Promise<void> {
+    const actor = this.jobs.get(c.jobId);
+    if (!actor) {
+      await this.deps.publisher.publish([
+        looseEvent(this.orchestratorId, c.jobId, c.executionId, this.now(), { reason: 'unknown_job', status: c.status }),
+      ]);
+      return;
+    }
+    await actor.send({ type: 'COMPLETED', ...c });
+  }
+
+  async heartbeat(h: { executionId: string; jobId: string }): Promise<void> {
+    await this.jobs.get(h.jobId)?.send({ type: 'HEARTBEAT', executionId: h.executionId });
+  }
+}

@@ -1,0 +1,121 @@
+import type { Clock } from './clock.js';
+
+/**
+ * Longest single wait. Node's timers overflow past 2^31−1 ms (a 24.8-day delay fires after 1 ms),
+ * so a far slot is reached through several shorter waits, each re-checked against the clock.
+ */
+export const MAX_TIMER_DELAY_MS = 60 * 60 * 1000;
+
+interface Entry {
+  at: number;
+  key: string;
+}
+
+/**
+ * One timer for many keys: a binary min-heap of wake-up instants with lazy deletion, backed by a
+ * single clock timeout. Scales to 100k jobs where a timeout per job would not be cheaper, and a
+ * manual clock drives it in tests.
+ */
+export class TimerQueue {
+  private heap: Entry[] = [];
+  private wanted = new Map<string, number>();
+  private handle: unknown = null;
+  private armedAt: number | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onDue: (key: string) => void,
+  ) {}
+
+  get size(): number {
+    return this.wanted.size;
+  }
+
+  /** Wakes `key` at `at` (replacing its earlier wake-up), or never when `at` is null. */
+  set(key: string, at: number | null): void {
+    if (at === null) {
+      this.wanted.delete(key);
+      return;
+    }
+    if (this.wanted.get(key) === at) return;
+    this.wanted.set(key, at);
+    this.push({ at, key });
+    if (this.armedAt === null || at < this.armedAt) this.arm();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.handle !== null) this.clock.clearTimeout(this.handle);
+    this.handle = null;
+    this.armedAt = null;
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    if (this.handle !== null) this.clock.clearTimeout(this.handle);
+    this.handle = null;
+    this.armedAt = null;
+    this.dropStale();
+    const top = this.heap[0];
+    if (!top) return;
+    const delay = Math.min(Math.max(0, top.at - this.clock.now()), MAX_TIMER_DELAY_MS);
+    this.armedAt = top.at;
+    this.handle = this.clock.setTimeout(() => this.run(), delay);
+  }
+
+  private run(): void {
+    this.handle = null;
+    this.armedAt = null;
+    const now = this.clock.now();
+    const due: string[] = [];
+    for (;;) {
+      this.dropStale();
+      const top = this.heap[0];
+      if (!top || top.at > now) break;
+      this.pop();
+      this.wanted.delete(top.key);
+      due.push(top.key);
+    }
+    for (const key of due) this.onDue(key);
+    this.arm();
+  }
+
+  private dropStale(): void {
+    for (;;) {
+      const top = this.heap[0];
+      if (!top || this.wanted.get(top.key) === top.at) return;
+      this.pop();
+    }
+  }
+
+  private push(e: Entry): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]!.at <= e.at) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop();
+    if (!last || h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && h[r]!.at < h[l]!.at ? r : l;
+      if (h[c]!.at >= last.at) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+  }
+}

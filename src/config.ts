@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { parseDuration } from './schedule/index.js';
+
+const duration = z.string().transform((s, ctx) => {
+  try {
+    return parseDuration(/^\d+$/.test(s) ? Number(s) : s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid duration' });
+    return z.NEVER;
+  }
+});
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Configuration by environment (SPEC §8). Bad values stop start-up with one clear message. */
+const envSchema = z.object({
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  NATS_USER: z.string().optional(),
+  NATS_PASS: z.string().optional(),
+  NATS_TOKEN: z.string().optional(),
+  NATS_CREDS: z.string().optional(),
+  SCHED_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a single subject token of letters, digits, _ or - (at most 32)')
+    .default('sched'),
+  SCHED_HTTP_PORT: int(0, 65535).default(9464),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SCHED_MAX_INPUT_BYTES: int(1, 64 * 1024 * 1024).default(256 * 1024),
+  SCHED_MAX_JOBS_PER_ORCHESTRATOR: int(1, 10_000_000).default(10_000),
+  SCHED_MIN_INTERVAL_MS: duration.default(1000),
+  SCHED_EVENTS_MAX_AGE: duration.default(7 * 24 * 3600 * 1000),
+  SCHED_LEASE_TTL_MS: duration.default(10_000),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const r = envSchema.safeParse(present);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,333 @@
+import type { DispatchFailure, EventType, JobState, Trigger, CompletionStatus } from '../contract/constants.js';
+import { runNowExecutionId, slotExecutionId } from '../contract/ids.js';
+import type { ActiveExecution, AuditEvent, Effect, JobRecord } from '../core/record.js';
+import { scheduleOf, type JobSpec } from '../core/spec.js';
+
+/**
+ * The decisions of a job, as pure functions of (record, event): no I/O, no clock (every event
+ * carries `now`), no randomness. Each returns the same record object when nothing changed, so
+ * the actor can tell a no-op from a change that must be written.
+ *
+ * Effects (audit events, dispatches) are appended to `record.outbox` for the current step; a new
+ * step (`step` differs from `record.outboxStep`) starts a fresh outbox.
+ */
+
+/** Finished execution ids remembered to tell a duplicate completion from an unknown one. */
+const RECENT_DONE = 32;
+
+export type Ctx = JobRecord;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function withEffect(r: Ctx, step: number, effect: Effect): Ctx {
+  const outbox = r.outboxStep === step ? [...r.outbox, effect] : [effect];
+  return { ...r, outbox, outboxStep: step };
+}
+
+/** Appends an audit event; its id is the incarnation and a per-job sequence (stable on replay). */
+export function emitEvent(
+  r: Ctx,
+  step: number,
+  now: number,
+  type: EventType,
+  data: Record<string, unknown>,
+  executionId?: string,
+): Ctx {
+  const eventSeq = r.eventSeq + 1;
+  const event: AuditEvent = {
+    id: `${r.incarnation}-e${eventSeq.toString(36)}`,
+    type,
+    at: iso(now),
+    orchestratorId: r.orchestratorId,
+    jobId: r.jobId,
+    ...(executionId !== undefined && { executionId }),
+    data,
+  };
+  return withEffect({ ...r, eventSeq }, step, { kind: 'event', event });
+}
+
+/** The state the job should be in, from its record. */
+export function derivedState(r: JobRecord): Exclude<JobState, 'due'> {
+  if (r.spec.paused) return 'paused';
+  if (r.active.some((a) => a.state === 'running')) return 'running';
+  if (r.active.length > 0) return 'dispatched';
+  return 'idle';
+}
+
+/** Records a state change of the machine (`transition` event) on entry into `to`. */
+export function enterState(r: Ctx, step: number, now: number, to: JobState, cause: string): Ctx {
+  if (r.state === to) return r;
+  const next = emitEvent(r, step, now, 'transition', { from: r.state, to, event: cause });
+  return { ...next, state: to };
+}
+
+export const isSlotDue = (r: JobRecord, now: number): boolean =>
+  !r.spec.paused && r.nextRunAt !== null && now >= r.nextRunAt;
+
+/** The earliest instant at which the job needs a TICK: next slot (unless paused) or a deadline. */
+export function nextWakeAt(r: JobRecord): number | null {
+  let t = r.spec.paused ? null : r.nextRunAt;
+  for (const a of r.active) if (t === null || a.deadlineAt < t) t = a.deadlineAt;
+  return t;
+}
+
+function dispatch(r: Ctx, step: number, now: number, scheduledAt: number, trigger: Trigger, executionId: string, inputs?: unknown): Ctx {
+  if (r.active.some((a) => a.executionId === executionId)) return r;
+  const exec: ActiveExecution = {
+    executionId,
+    scheduledAt,
+    trigger,
+    state: 'dispatched',
+    dispatchedAt: now,
+    deadlineAt: now + r.spec.maxRuntimeMs,
+    attempt: 1,
+    ...(inputs !== undefined && { inputs }),
+  };
+  let next: Ctx = {
+    ...r,
+    active: [...r.active, exec],
+    lastFiredAt: now,
+    counters: { ...r.counters, dispatched: r.counters.dispatched + 1 },
+  };
+  next = emitEvent(next, step, now, 'trigger.dispatched', { scheduledAt: iso(scheduledAt), trigger, attempt: 1 }, executionId);
+  return withEffect(next, step, { kind: 'dispatch', executionId });
+}
+
+/** A slot that came due: dispatched, or skipped/buffered by the overlap policy. */
+function fireSlot(r: Ctx, step: number, now: number, scheduledAt: number, trigger: Trigger): Ctx {
+  const executionId = slotExecutionId(r.incarnation, scheduledAt);
+  if (r.active.length > 0 && r.spec.overlapPolicy !== 'allow') {
+    if (r.spec.overlapPolicy === 'buffer_one' && r.bufferedSlot === null) {
+      const next = { ...r, bufferedSlot: { scheduledAt } };
+      return emitEvent(next, step, now, 'trigger.buffered', { scheduledAt: iso(scheduledAt), trigger }, executionId);
+    }
+    const next = { ...r, counters: { ...r.counters, skippedOverlap: r.counters.skippedOverlap + 1 } };
+    return emitEvent(next, step, now, 'trigger.skipped', { scheduledAt: iso(scheduledAt), trigger, reason: 'overlap' }, executionId);
+  }
+  return dispatch(r, step, now, scheduledAt, trigger, executionId);
+}
+
+/**
+ * Fires what is due at `now`. Exactly one slot due within `misfireGraceMs` fires normally; more
+ * than one slot due, or one later than the grace, is a misfire: the slots are counted (O(1) for
+ * intervals), the misfire policy dispatches one execution for the latest or none, and the next
+ * slot is the first strictly after `now`. A stall or a downtime therefore never causes a burst.
+ */
+export function fireDue(r: Ctx, step: number, now: number): Ctx {
+  const first = r.nextRunAt;
+  if (first === null || now < first || r.spec.paused) return r;
+  const schedule = scheduleOf(r.spec, r.anchorAt);
+  const range = schedule.slotsBetween(first, now);
+  const last = range.last ?? first;
+  let next: Ctx = { ...r, nextRunAt: schedule.nextAfter(now), lastScheduledAt: last };
+  if (range.count <= 1 && now - first <= r.spec.misfireGraceMs) {
+    return fireSlot(next, step, now, first, 'schedule');
+  }
+  const missedCount = Math.max(range.count, 1);
+  const data = {
+    missedCount,
+    firstMissedAt: iso(range.first ?? first),
+    lastMissedAt: iso(last),
+    ...(!range.exact && { missedCountExact: false }),
+  };
+  next = { ...next, counters: { ...next.counters, missed: next.counters.missed + missedCount } };
+  if (r.spec.misfirePolicy === 'skip_missed') {
+    return emitEvent(next, step, now, 'misfire.skipped', data);
+  }
+  next = emitEvent(next, step, now, 'misfire.fired_once', data, slotExecutionId(r.incarnation, last));
+  return fireSlot(next, step, now, last, 'misfire_recovery');
+}
+
+/** Releases the guard of an execution that ended and dispatches the buffered slot if it may. */
+function finish(
+  r: Ctx,
+  step: number,
+  now: number,
+  executionId: string,
+  status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'dispatch_failed',
+): Ctx {
+  const counters = { ...r.counters };
+  if (status === 'succeeded') counters.succeeded++;
+  else if (status === 'failed') counters.failed++;
+  else if (status === 'cancelled') counters.cancelled++;
+  else if (status === 'timed_out') counters.timedOut++;
+  else counters.dispatchFailed++;
+  const recentDone = [...r.recentDone, executionId].slice(-RECENT_DONE);
+  let next: Ctx = {
+    ...r,
+    active: r.active.filter((a) => a.executionId !== executionId),
+    counters,
+    recentDone,
+    lastResult: { executionId, status, at: now },
+  };
+  next = releaseBuffered(next, step, now);
+  return next;
+}
+
+/** Dispatches the buffered slot when nothing is active and the job is not paused. */
+export function releaseBuffered(r: Ctx, step: number, now: number): Ctx {
+  if (r.bufferedSlot === null || r.active.length > 0 || r.spec.paused) return r;
+  const { scheduledAt } = r.bufferedSlot;
+  return dispatch({ ...r, bufferedSlot: null }, step, now, scheduledAt, 'buffered', slotExecutionId(r.incarnation, scheduledAt));
+}
+
+/** Executions whose deadline passed without completion or heartbeat are `timed_out`. */
+export function expireDeadlines(r: Ctx, step: number, now: number): Ctx {
+  let next = r;
+  for (const a of r.active) {
+    if (a.deadlineAt > now) continue;
+    next = emitEvent(next, step, now, 'execution.timed_out', { scheduledAt: iso(a.scheduledAt), deadlineAt: iso(a.deadlineAt), state: a.state }, a.executionId);
+    next = finish(next, step, now, a.executionId, 'timed_out');
+  }
+  return next;
+}
+
+/** `run_now`: the id of the new execution is `runNowExecutionId(incarnation, runNowSeq + 1)`. */
+export function runNow(r: Ctx, step: number, now: number, inputs: unknown, ignoreOverlap: boolean): Ctx {
+  if (!ignoreOverlap && r.active.length > 0 && r.spec.overlapPolicy !== 'allow') return r;
+  const seq = r.runNowSeq + 1;
+  return dispatch({ ...r, runNowSeq: seq }, step, now, now, 'run_now', runNowExecutionId(r.incarnation, seq), inputs);
+}
+
+export function dispatchAttempt(r: Ctx, step: number, now: number, executionId: string, attempt: number): Ctx {
+  const a = r.active.find((x) => x.executionId === executionId);
+  if (!a || a.state !== 'dispatched' || attempt <= a.attempt) return r;
+  const next = { ...r, active: r.active.map((x) => (x === a ? { ...x, attempt } : x)) };
+  return emitEvent(next, step, now, 'trigger.dispatched', { scheduledAt: iso(a.scheduledAt), trigger: a.trigger, attempt }, executionId);
+}
+
+export function dispatchAccepted(r: Ctx, step: number, now: number, executionId: string): Ctx {
+  const a = r.active.find((x) => x.executionId === executionId);
+  if (!a || a.state !== 'dispatched') return r;
+  const running: ActiveExecution = { ...a, state: 'running', deadlineAt: now + r.spec.maxRuntimeMs };
+  const next = { ...r, active: r.active.map((x) => (x === a ? running : x)) };
+  return emitEvent(next, step, now, 'execution.started', { scheduledAt: iso(a.scheduledAt), trigger: a.trigger, attempt: a.attempt }, executionId);
+}
+
+export function dispatchFailed(r: Ctx, step: number, now: number, executionId: string, reason: DispatchFailure, detail?: string): Ctx {
+  const a = r.active.find((x) => x.executionId === executionId);
+  if (!a || a.state !== 'dispatched') return r;
+  const next = emitEvent(r, step, now, 'trigger.failed', {
+    scheduledAt: iso(a.scheduledAt),
+    trigger: a.trigger,
+    attempts: a.attempt,
+    reason,
+    ...(detail !== undefined && { detail }),
+  }, executionId);
+  return finish(next, step, now, executionId, 'dispatch_failed');
+}
+
+export function completed(
+  r: Ctx,
+  step: number,
+  now: number,
+  c: { executionId: string; status: CompletionStatus; error?: unknown; output?: unknown },
+): Ctx {
+  const a = r.active.find((x) => x.executionId === c.executionId);
+  if (!a) {
+    const reason = r.recentDone.includes(c.executionId) ? 'duplicate' : 'unknown_execution';
+    return emitEvent(r, step, now, 'execution.completion_rejected', { reason, status: c.status }, c.executionId);
+  }
+  const next = emitEvent(r, step, now, 'execution.completed', {
+    status: c.status,
+    scheduledAt: iso(a.scheduledAt),
+    trigger: a.trigger,
+    ...(c.error !== undefined && { error: c.error }),
+    ...(c.output !== undefined && { output: c.output }),
+  }, c.executionId);
+  return finish(next, step, now, c.executionId, c.status);
+}
+
+/** A heartbeat pushes the deadline out by `maxRuntimeMs`; on a dispatched execution it also means accepted. */
+export function heartbeat(r: Ctx, step: number, now: number, executionId: string): Ctx {
+  const a = r.active.find((x) => x.executionId === executionId);
+  if (!a) return r;
+  if (a.state === 'dispatched') return dispatchAccepted(r, step, now, executionId);
+  const deadlineAt = now + r.spec.maxRuntimeMs;
+  return { ...r, active: r.active.map((x) => (x === a ? { ...x, deadlineAt } : x)) };
+}
+
+export function pause(r: Ctx, step: number, now: number, reason: string | null): Ctx {
+  if (r.spec.paused) return r;
+  const next: Ctx = { ...r, spec: { ...r.spec, paused: true }, pausedReason: reason, revision: r.revision + 1, updatedAt: now };
+  return emitEvent(next, step, now, 'job.paused', { reason, revision: next.revision });
+}
+
+/** Resume: the next slot is the first after now; slots passed while paused are not misfires. */
+export function resume(r: Ctx, step: number, now: number): Ctx {
+  if (!r.spec.paused) return r;
+  const spec: JobSpec = { ...r.spec, paused: false };
+  let next: Ctx = {
+    ...r,
+    spec,
+    pausedReason: null,
+    nextRunAt: scheduleOf(spec, r.anchorAt).nextAfter(now),
+    revision: r.revision + 1,
+    updatedAt: now,
+  };
+  next = emitEvent(next, step, now, 'job.resumed', { revision: next.revision, nextRunAt: next.nextRunAt === null ? null : iso(next.nextRunAt) });
+  return releaseBuffered(next, step, now);
+}
+
+/** Update: a new schedule counts from now (interval anchor = now); active executions are untouched. */
+export function update(r: Ctx, step: number, now: number, spec: JobSpec, changed: string[], scheduleChanged: boolean): Ctx {
+  if (changed.length === 0) return r;
+  const anchorAt = scheduleChanged ? now : r.anchorAt;
+  const wasPaused = r.spec.paused;
+  let nextRunAt = r.nextRunAt;
+  if (scheduleChanged || (wasPaused && !spec.paused)) nextRunAt = scheduleOf(spec, anchorAt).nextAfter(now);
+  let next: Ctx = {
+    ...r,
+    spec,
+    anchorAt,
+    nextRunAt,
+    pausedReason: spec.paused ? r.pausedReason : null,
+    revision: r.revision + 1,
+    updatedAt: now,
+  };
+  next = emitEvent(next, step, now, 'job.updated', { changed, revision: next.revision });
+  return wasPaused && !spec.paused ? releaseBuffered(next, step, now) : next;
+}
+
+export function deleted(r: Ctx, step: number, now: number): Ctx {
+  return emitEvent(r, step, now, 'job.deleted', { revision: r.revision, activeExecutions: r.active.map((a) => a.executionId) });
+}
+
+/** A new record for `create`; `job.created` is in its outbox. */
+export function newRecord(args: {
+  orchestratorId: string;
+  spec: JobSpec;
+  incarnation: string;
+  now: number;
+  step: number;
+}): Ctx {
+  const { orchestratorId, spec, incarnation, now, step } = args;
+  const schedule = scheduleOf(spec, now);
+  const first = spec.schedule.kind === 'once' ? schedule.nextAfter(Math.min(spec.schedule.at, now) - 1) : schedule.nextAfter(now - 1);
+  const r: Ctx = {
+    v: 1,
+    orchestratorId,
+    jobId: spec.jobId,
+    incarnation,
+    spec,
+    anchorAt: now,
+    revision: 1,
+    createdAt: now,
+    updatedAt: now,
+    state: spec.paused ? 'paused' : 'idle',
+    pausedReason: null,
+    nextRunAt: first,
+    lastScheduledAt: null,
+    lastFiredAt: null,
+    lastResult: null,
+    active: [],
+    bufferedSlot: null,
+    counters: { dispatched: 0, succeeded: 0, failed: 0, cancelled: 0, timedOut: 0, dispatchFailed: 0, skippedOverlap: 0, missed: 0 },
+    runNowSeq: 0,
+    eventSeq: 0,
+    recentDone: [],
+    outbox: [],
+    outboxStep: -1,
+  };
+  return emitEvent(r, step, now, 'job.created', { revision: 1, nextRunAt: first === null ? null : iso(first) });
+}

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { startHealthServer } from './runtime/http.js';
+import { Scheduler } from './runtime/scheduler.js';
+
+function connectionOptions(config: Config): ConnectionOptions {
+  return {
+    servers: config.NATS_URL.split(','),
+    name: `scheduler:${config.SCHED_PREFIX}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    ...(config.NATS_USER !== undefined && { user: config.NATS_USER, pass: config.NATS_PASS ?? '' }),
+    ...(config.NATS_TOKEN !== undefined && { token: config.NATS_TOKEN }),
+    ...(config.NATS_CREDS !== undefined && { authenticator: credsAuthenticator(readFileSync(config.NATS_CREDS)) }),
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`scheduler: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = pino({ level: config.LOG_LEVEL, base: { service: 'scheduler', prefix: config.SCHED_PREFIX } });
+
+  let nc;
+  try {
+    nc = await connect(connectionOptions(config));
+  } catch (err) {
+    process.stderr.write(`scheduler: cannot connect to NATS at ${config.NATS_URL}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') log.warn({ status: s.type }, 'nats connection');
+    }
+  })();
+
+  const scheduler = await Scheduler.start({ config, nc, log });
+  const http = config.SCHED_HTTP_PORT === 0 ? null : await startHealthServer(config.SCHED_HTTP_PORT, () => scheduler.isReady && !nc.isClosed());
+
+  let signals = 0;
+  const shutdown = (signal: string): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown took more than 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    void (async () => {
+      await scheduler.stop();
+      http?.close();
+      await nc.drain().catch(() => undefined);
+      log.info('stopped');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`scheduler: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,119 @@
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { JobRecord } from '../core/record.js';
+
+export const jobKey = (orchestratorId: string, jobId: string): string => `${orchestratorId}.${jobId}`;
+
+/** The stored revision did not match: someone else wrote the record (CAS failure). */
+export class StaleRevisionError extends Error {
+  override readonly name = 'StaleRevisionError';
+  constructor(readonly key: string, options?: { cause?: unknown }) {
+    super(`job record ${key} was changed by another writer`, options);
+  }
+}
+
+/** The key exists already (create). */
+export class KeyExistsError extends Error {
+  override readonly name = 'KeyExistsError';
+  constructor(readonly key: string) {
+    super(`job record ${key} exists`);
+  }
+}
+
+export interface StoredRecord {
+  record: JobRecord;
+  revision: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function isWrongLastSequence(err: unknown): boolean {
+  const msg = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err);
+  return /wrong last sequence|10071|key exists/i.test(msg);
+}
+
+/**
+ * Job records in the KV bucket `P_jobs`, one JSON value per job under `<orchestratorId>.<jobId>`.
+ * Every write is a compare-and-set on the KV revision, so two writers can never silently
+ * overwrite each other.
+ */
+export class JobStore {
+  private constructor(
+    private readonly kv: KV,
+    private readonly js: JetStreamClient,
+    readonly bucket: string,
+  ) {}
+
+  static async open(js: JetStreamClient, bucket: string): Promise<JobStore> {
+    const kvm = new Kvm(js);
+    const kv = await kvm.create(bucket, { history: 1 });
+    return new JobStore(kv, js, bucket);
+  }
+
+  async create(record: JobRecord): Promise<number> {
+    const key = jobKey(record.orchestratorId, record.jobId);
+    try {
+      return await this.kv.create(key, enc.encode(JSON.stringify(record)));
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new KeyExistsError(key);
+      throw err;
+    }
+  }
+
+  async save(record: JobRecord, revision: number): Promise<number> {
+    const key = jobKey(record.orchestratorId, record.jobId);
+    try {
+      return await this.kv.update(key, enc.encode(JSON.stringify(record)), revision);
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new StaleRevisionError(key, { cause: err });
+      throw err;
+    }
+  }
+
+  async remove(orchestratorId: string, jobId: string, revision: number): Promise<void> {
+    const key = jobKey(orchestratorId, jobId);
+    try {
+      await this.kv.delete(key, { previousSeq: revision });
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new StaleRevisionError(key, { cause: err });
+      throw err;
+    }
+  }
+
+  async get(orchestratorId: string, jobId: string): Promise<StoredRecord | null> {
+    const e = await this.kv.get(jobKey(orchestratorId, jobId));
+    if (!e || e.operation !== 'PUT') return null;
+    return { record: JSON.parse(dec.decode(e.value)) as JobRecord, revision: e.revision };
+  }
+
+  /**
+   * Every stored record, read through one ordered consumer delivering the last value per key
+   * (one pass over the bucket's stream, no request per key).
+   */
+  async *loadAll(): AsyncGenerator<StoredRecord> {
+    const stream = `KV_${this.bucket}`;
+    const c = await this.js.consumers.get(stream, {
+      filter_subjects: `$KV.${this.bucket}.>`,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+    });
+    const info = await c.info(true);
+    if (info.num_pending === 0) return;
+    const messages = await c.consume();
+    try {
+      for await (const m of messages) {
+        const op = m.headers?.get('KV-Operation');
+        if (op !== 'DEL' && op !== 'PURGE' && m.data.length > 0) {
+          yield { record: JSON.parse(dec.decode(m.data)) as JobRecord, revision: m.seq };
+        }
+        if (m.info.pending === 0) break;
+      }
+    } finally {
+      await messages.close();
+    }
+  }
+
+  static async ensureDeleted(jsm: JetStreamManager, bucket: string): Promise<void> {
+    await jsm.streams.delete(`KV_${bucket}`).catch(() => undefined);
+  }
+}

@@ -1,0 +1,76 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { AuditEvent } from '../core/record.js';
+import { eventSubject } from './subjects.js';
+
+/**
+ * Publishes audit events to `P.<o>.events.<jobId>.<type>` through JetStream, with the event id
+ * as `Nats-Msg-Id` (a replayed event is dropped by the stream's duplicate window), and logs each
+ * one with pino. A publish that fails is retried with backoff until it lands or the publisher is
+ * closed; `pending` tells how many are waiting.
+ */
+export class EventPublisher {
+  private retrying = new Set<AuditEvent>();
+  private closed = false;
+  private inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly prefix: string,
+    private readonly log: Logger,
+  ) {}
+
+  get pending(): number {
+    return this.retrying.size;
+  }
+
+  /** Resolves once JetStream stored the events; throws when the first attempt fails (they are retried in the background). */
+  async publish(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const results = await Promise.allSettled(events.map((e) => this.publishOne(e)));
+    let firstError: unknown;
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        firstError ??= r.reason;
+        this.retry(events[i]!);
+      }
+    });
+    if (firstError !== undefined) throw firstError;
+  }
+
+  private async publishOne(e: AuditEvent): Promise<void> {
+    await this.js.publish(eventSubject(this.prefix, e.orchestratorId, e.jobId, e.type), JSON.stringify(e), { msgID: e.id });
+    this.log.info({ event: e }, e.type);
+  }
+
+  private retry(e: AuditEvent): void {
+    if (this.closed || this.retrying.has(e)) return;
+    this.retrying.add(e);
+    this.log.warn({ eventId: e.id, type: e.type }, 'event publish failed; retrying');
+    const loop = async (): Promise<void> => {
+      let delay = 250;
+      while (!this.closed) {
+        await new Promise((r) => setTimeout(r, delay).unref());
+        try {
+          await this.publishOne(e);
+          this.retrying.delete(e);
+          return;
+        } catch {
+          delay = Math.min(delay * 2, 5_000);
+        }
+      }
+    };
+    const p = loop().finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+  }
+
+  /** Gives the retries up to `ms` to land, then stops them; returns the ids still unpublished. */
+  async close(ms: number): Promise<string[]> {
+    const deadline = Date.now() + ms;
+    while (this.retrying.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    this.closed = true;
+    const lost = [...this.retrying].map((e) => e.id);
+    if (lost.length > 0) this.log.error({ eventIds: lost }, 'events not published before shutdown');
+    return lost;
+  }
+}

@@ -1,0 +1,69 @@
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { executionWildcard, type Names } from './subjects.js';
+
+export type ExecutionKind = 'completed' | 'heartbeat';
+export type ExecutionHandler = (orchestratorId: string, kind: ExecutionKind, data: Uint8Array) => Promise<void>;
+
+/**
+ * Reads completions and heartbeats from `P_EXECUTIONS` through a durable consumer, so those
+ * published while the scheduler was down are processed when it is back. A message is acked once
+ * its effect is written; a handler failure (storage down) is redelivered after a delay.
+ */
+export class ExecutionConsumer {
+  private messages: ConsumerMessages | null = null;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly n: Names,
+    private readonly handler: ExecutionHandler,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const existing = await this.jsm.consumers.info(this.n.executionsStream, this.n.consumer).catch(() => null);
+    if (!existing) {
+      await this.jsm.consumers.add(this.n.executionsStream, {
+        durable_name: this.n.consumer,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: executionWildcard(this.n.prefix),
+        max_ack_pending: 10_000,
+        ack_wait: 30_000_000_000,
+      });
+    }
+    const consumer = await this.js.consumers.get(this.n.executionsStream, this.n.consumer);
+    this.messages = await consumer.consume({
+      max_messages: 1000,
+      callback: (m) => {
+        const p = this.handle(m).finally(() => this.inflight.delete(p));
+        this.inflight.add(p);
+      },
+    });
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    const tokens = m.subject.split('.');
+    const orchestratorId = tokens[1] ?? '';
+    const kind = tokens[3];
+    if (tokens.length !== 4 || (kind !== 'completed' && kind !== 'heartbeat')) {
+      m.term();
+      return;
+    }
+    try {
+      await this.handler(orchestratorId, kind, m.data);
+      m.ack();
+    } catch (err) {
+      this.log.warn({ err, subject: m.subject }, 'execution message not processed; redelivering');
+      m.nak(1_000);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+    await this.messages?.close();
+    this.messages = null;
+  }
+}

@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface SchedulerProcess {
+  readonly pid: number;
+  readonly output: string[];
+  /** Sends a signal; resolves with the exit code (or signal name) once the process is gone. */
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+  exited: Promise<number | string>;
+}
+
+/**
+ * Runs the scheduler as `npm start` does (a separate Node process), and resolves once it logged
+ * that it is ready. Tests kill it for real (SIGTERM, SIGKILL).
+ */
+export async function spawnScheduler(env: Record<string, string>, readyTimeoutMs = 20_000): Promise<SchedulerProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, SCHED_HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  let ready = false;
+  const onReady: (() => void)[] = [];
+  const collect = (buf: Buffer): void => {
+    for (const line of buf.toString().split('\n')) {
+      if (!line) continue;
+      output.push(line);
+      if (output.length > 5000) output.shift();
+      if (!ready && line.includes('"scheduler ready"')) {
+        ready = true;
+        for (const f of onReady) f();
+      }
+    }
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')));
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  void exited.then(() => process.removeListener('exit', killOnExit));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`scheduler not ready in ${readyTimeoutMs} ms:\n${output.slice(-20).join('\n')}`)), readyTimeoutMs);
+    onReady.push(() => {
+      clearTimeout(t);
+      resolve();
+    });
+    void exited.then((code) => {
+      clearTimeout(t);
+      reject(new Error(`scheduler exited (${code}) before ready:\n${output.slice(-20).join('\n')}`));
+    });
+  });
+  return {
+    pid: child.pid!,
+    output,
+    exited,
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
