@@ -43,9 +43,9 @@ async function main(): Promise<void> {
     }
   })();
 
-  const scheduler = await Scheduler.start({ config, nc, log });
-  const http = config.SCHED_HTTP_PORT === 0 ? null : await startHealthServer(config.SCHED_HTTP_PORT, () => scheduler.isReady && !nc.isClosed());
-
+  let scheduler: Scheduler | null = null;
+  let http: Awaited<ReturnType<typeof startHealthServer>> | null = null;
+  let booting: Promise<unknown> = Promise.resolve();
   let signals = 0;
   const shutdown = (signal: string): void => {
     signals++;
@@ -60,7 +60,8 @@ async function main(): Promise<void> {
     }, 10_000);
     force.unref();
     void (async () => {
-      await scheduler.stop();
+      await booting.catch(() => undefined);
+      await scheduler?.stop();
       http?.close();
       await nc.drain().catch(() => undefined);
       log.info('stopped');
@@ -69,6 +70,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  booting = (async () => {
+    http = config.SCHED_HTTP_PORT === 0 ? null : await startHealthServer(config.SCHED_HTTP_PORT, () => (scheduler?.isReady ?? false) && !nc.isClosed());
+    scheduler = await Scheduler.start({ config, nc, log });
+  })();
+  await booting;
 }
 
 main().catch((err: unknown) => {

@@ -96,16 +96,18 @@ export class Scheduler {
     this.commands = new CommandServer(nc, this.names.prefix, this.names.queueGroup, (o, op, body) => this.command(o, op, body), log);
     this.commands.start();
 
+    // Load every job, apply what orchestrators reported while we were down, then let each job
+    // handle what it missed (misfire policy) and arm its timer.
     const started = Date.now();
     const loaded = [];
     for await (const stored of store.loadAll()) {
       loaded.push(this.supervisor(stored.record.orchestratorId, true)!.adopt(stored));
     }
-    await runLimited(loaded, 256, (a) => a.recover());
-    log.info({ jobs: loaded.length, ms: Date.now() - started }, 'jobs loaded');
-
     this.executions = new ExecutionConsumer(js, jsm, this.names, (o, kind, data) => this.execution(o, kind, data), log);
     await this.executions.start();
+    if (!(await this.executions.caughtUp(10_000))) log.warn('execution backlog not fully processed before recovery');
+    await runLimited(loaded, 256, (a) => a.recover());
+    log.info({ jobs: loaded.length, ms: Date.now() - started }, 'jobs loaded');
     this.ready = true;
     log.info({ prefix: this.names.prefix, server: nc.info?.version }, 'scheduler ready');
   }

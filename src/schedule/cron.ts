@@ -171,33 +171,45 @@ class CronSchedule implements Schedule {
     for (let step = 0; step < MAX_SEGMENT_STEPS; step++) {
       if (startAt !== null && e < startAt) return null;
       const o = zone.offset(e);
-      const tr = zone.lastTransitionIn(e - DAY_MS, e);
-      let best = Number.NEGATIVE_INFINITY;
-      if (tr !== null && tr.after > tr.before) {
-        const w = this.#wallAtOrBefore(Math.min(e + tr.before, tr.at + tr.after - 1));
-        if (w !== null && w >= tr.at + tr.before) best = w - tr.before;
-      }
       const w = this.#wallAtOrBefore(e + o);
-      let candidate = w === null ? Number.NEGATIVE_INFINITY : w - o;
-      let skipSegment = false;
-      if (w !== null && tr !== null && tr.after < tr.before && !this.#m.hourWildcard && w < tr.at + tr.before) {
-        // A repeated wall time's second occurrence (or earlier): nothing left in this segment.
-        candidate = Number.NEGATIVE_INFINITY;
-        skipSegment = true;
+      if (w === null) return null;
+      const candidate = w - o;
+      const later = zone.lastTransitionIn(candidate, e);
+      if (later !== null) {
+        // The segment [later.at, e] holds no regular slot (w is the last matching wall time and
+        // maps before it); right after a spring-forward transition it may hold gap slots.
+        const gap = this.#lastGapSlot(later, later.at - 1, e);
+        if (gap !== null) return gap;
+        e = later.at - 1;
+        continue;
       }
-      const limit = Math.max(candidate, best);
-      if (limit === Number.NEGATIVE_INFINITY) {
-        if (skipSegment && tr !== null) {
-          e = tr.at - 1;
-          continue;
-        }
-        return null;
+      // The candidate lies in the segment that contains e; look at the transition starting it.
+      const tr = zone.lastTransitionIn(candidate - DAY_MS, candidate);
+      if (tr !== null && tr.after < tr.before && !this.#m.hourWildcard && w < tr.at + tr.before) {
+        // Second occurrence of a repeated wall time: it fired at the first one, before tr.
+        e = tr.at - 1;
+        continue;
       }
-      const prev = zone.lastTransitionIn(limit, e);
-      if (prev === null) return limit;
-      e = prev.at - 1;
+      if (tr !== null) {
+        const gap = this.#lastGapSlot(tr, candidate, e);
+        if (gap !== null) return gap;
+      }
+      return candidate;
     }
     return null;
+  }
+
+  /**
+   * The latest gap slot of transition `tr` (when it is a spring-forward one) in (after, upTo]:
+   * gap wall times W in [at + before, at + after) fire at W - before, within [at, at + shift).
+   */
+  #lastGapSlot(tr: { at: number; before: number; after: number }, after: number, upTo: number): number | null {
+    if (!(tr.after > tr.before)) return null;
+    const hi = Math.min(upTo, tr.at + (tr.after - tr.before) - 1);
+    const lo = Math.max(after + 1, tr.at);
+    if (hi < lo) return null;
+    const w = this.#wallAtOrBefore(hi + tr.before);
+    return w !== null && w >= lo + tr.before ? w - tr.before : null;
   }
 
   /** Exact number of slots in [lo, hi] (integers), by segments; see the header comment. */

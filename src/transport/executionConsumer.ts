@@ -44,6 +44,24 @@ export class ExecutionConsumer {
     });
   }
 
+  /**
+   * Resolves once everything the stream held when called has been processed (or `timeoutMs`
+   * passed): at start-up, completions sent while the scheduler was down are applied before any
+   * misfire decision is taken.
+   */
+  async caughtUp(timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      const info = await this.jsm.consumers.info(this.n.executionsStream, this.n.consumer);
+      if (info.num_pending === 0 && info.num_ack_pending === 0) {
+        await Promise.allSettled([...this.inflight]);
+        return true;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return false;
+  }
+
   private async handle(m: JsMsg): Promise<void> {
     const tokens = m.subject.split('.');
     const orchestratorId = tokens[1] ?? '';

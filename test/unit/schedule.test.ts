@@ -191,7 +191,7 @@ describe('cron', () => {
     const s = cron('* * * * *', 'Europe/Berlin');
     const from = ms('2025-01-01T00:00:00Z');
     const to = ms('2026-01-01T00:00:00Z') - 1;
-    s.slotsBetween(from, to); // warm the zone cache
+    for (let i = 0; i < 50; i++) s.slotsBetween(from + i * 60_000, to); // warm the zone cache and the JIT
     const t0 = performance.now();
     const r = s.slotsBetween(from, to);
     const took = performance.now() - t0;
@@ -273,6 +273,23 @@ describe('parseDuration', () => {
     }
     expect(() => parseDuration('P1M')).toThrow(/years or months/);
     expect(() => parseDuration('5x')).toThrow(/not understood/);
+  });
+});
+
+describe('ScheduleError', () => {
+  it('is an Error named ScheduleError', () => {
+    const e = new ScheduleError('boom');
+    expect(e).toBeInstanceOf(Error);
+    expect(e.name).toBe('ScheduleError');
+    expect(e.message).toBe('boom');
+  });
+});
+
+describe('upcoming', () => {
+  it('returns at most n slots and [] for n = 0', () => {
+    expect(cron('0 * * * *').upcoming(0, 0)).toEqual([]);
+    expect(cron('0 * * * *').upcoming(0, 2)).toEqual([3_600_000, 7_200_000]);
+    expect(compileSchedule({ kind: 'interval', every: 10 }, NO_BOUNDS).upcoming(0, 0)).toEqual([]);
   });
 });
 

@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestBed, sleep, uniquePrefix, until, type Orchestrator } from '../helpers/harness.js';
+import { spawnScheduler, type SchedulerProcess } from '../helpers/scheduler-process.js';
+import { startNatsServer } from '../helpers/nats-server.js';
+
+type View = Record<string, unknown> & {
+  activeExecutions: { executionId: string; deadlineAt: string; scheduledAt: string; state: string }[];
+  counters: Record<string, number>;
+  bufferedSlot: unknown;
+  revision: number;
+};
+
+/** Durability (SPEC §6): real scheduler processes, stopped with SIGTERM and killed with SIGKILL. */
+describe('durability: restarts, crashes and NATS outages', () => {
+  let bed: TestBed;
+  const running = new Set<SchedulerProcess>();
+
+  const spawn = async (P: string, env: Record<string, string> = {}): Promise<SchedulerProcess> => {
+    const p = await spawnScheduler({ NATS_URL: bed.server.url, SCHED_PREFIX: P, SCHED_MIN_INTERVAL_MS: '100', ...env });
+    running.add(p);
+    void p.exited.then(() => running.delete(p));
+    return p;
+  };
+
+  beforeAll(async () => {
+    bed = await TestBed.start();
+  });
+  afterAll(async () => {
+    for (const p of running) await p.kill('SIGKILL');
+    await bed?.dispose();
+  });
+
+  const show = async (o: Orchestrator, jobId: string): Promise<View> => {
+    const r = await o.cmd('show', { jobId });
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    return r.job as View;
+  };
+
+  it('every job comes back after SIGTERM and after SIGKILL: definition, revision, pause, active executions, buffered slot, counters', async () => {
+    const P = uniquePrefix();
+    let s = await spawn(P);
+    const o = (await bed.orchestrator(P, 'acme')).serveDispatches().watchEvents();
+    const target = { type: 'workflow_start', workflowId: 'wf', inputs: { k: [1, 2] } };
+    await o.cmd('create', { jobId: 'busy', schedule: { kind: 'interval', every: 300 }, target, overlapPolicy: 'buffer_one' });
+    await o.cmd('create', { jobId: 'frozen', schedule: { kind: 'cron', expression: '0 3 * * 1-5', timezone: 'America/New_York' }, target, labels: { a: 'b' } });
+    await o.cmd('pause', { jobId: 'frozen', reason: 'holiday' });
+    await o.cmd('update', { jobId: 'frozen', patch: { name: 'Frozen' } });
+    await until(async () => ((await show(o, 'busy')).counters.skippedOverlap ?? 0) >= 1, 10_000, 'a buffered and a skipped slot');
+    const busy0 = await show(o, 'busy');
+    const frozen0 = await show(o, 'frozen');
+    expect(busy0.activeExecutions).toHaveLength(1);
+    expect(busy0.bufferedSlot).not.toBeNull();
+
+    const check = async (): Promise<void> => {
+      const busy = await show(o, 'busy');
+      const frozen = await show(o, 'frozen');
+      expect(frozen).toEqual({ ...frozen0, nextRunAt: frozen.nextRunAt, nextRuns: frozen.nextRuns });
+      expect(frozen).toMatchObject({ revision: 3, paused: true, pausedReason: 'holiday', state: 'paused', name: 'Frozen' });
+      const { nextRunAt: _a, lastScheduledAt: _b, counters: c, updatedAt: _c, nextRuns: _d, ...defn } = busy;
+      const { nextRunAt: _e, lastScheduledAt: _f, counters: c0, updatedAt: _g, nextRuns: _h, ...defn0 } = busy0;
+      // the guard (active execution with its deadline) and the buffered slot are kept exactly
+      expect(defn).toEqual(defn0);
+      for (const [k, v] of Object.entries(c0)) expect(c[k] ?? -1, k).toBeGreaterThanOrEqual(v);
+      expect(c.dispatched).toBe(c0.dispatched);
+    };
+
+    expect(await s.kill('SIGTERM')).toBe(0);
+    s = await spawn(P);
+    await check();
+    await s.kill('SIGKILL');
+    s = await spawn(P);
+    await check();
+
+    // the guard survived both: completing the kept execution releases it and dispatches the buffered slot
+    const before = o.dispatchesOf('busy').length;
+    await o.complete(busy0.activeExecutions[0]!.executionId, 'busy');
+    const next = await until(() => o.dispatchesOf('busy')[before], 10_000, 'buffered dispatch after restarts');
+    expect(next.trigger).toBe('buffered');
+    await s.kill('SIGTERM');
+  }, 60_000);
+
+  it('a completion published while the scheduler is down releases the guard when it is back; a duplicate changes nothing', async () => {
+    const P = uniquePrefix();
+    let s = await spawn(P);
+    const o = (await bed.orchestrator(P, 'acme')).serveDispatches().watchEvents();
+    await o.cmd('create', { jobId: 'j', schedule: { kind: 'interval', every: '1h' }, target: { type: 'command', command: 'c' } });
+    const run = await o.cmd('run_now', { jobId: 'j' });
+    await o.waitEvent('execution.started', (e) => e.executionId === run.executionId);
+    await s.kill('SIGKILL');
+    // JetStream takes the completion while nobody consumes it
+    const ack = await o.nc.request(`${P}.acme.execution.completed`, JSON.stringify({ executionId: run.executionId, jobId: 'j', status: 'succeeded' }), { timeout: 5_000 });
+    expect(ack.json<{ seq: number }>().seq).toBeGreaterThan(0);
+    s = await spawn(P);
+    await o.waitEvent('execution.completed', (e) => e.executionId === run.executionId, 10_000);
+    const v = await show(o, 'j');
+    expect(v.activeExecutions).toEqual([]);
+    expect(v.counters.succeeded).toBe(1);
+    await o.complete(run.executionId as string, 'j', 'failed');
+    await o.waitEvent('execution.completion_rejected', (e) => e.executionId === run.executionId && e.data.reason === 'duplicate');
+    expect((await show(o, 'j')).counters).toMatchObject({ succeeded: 1, failed: 0 });
+    await s.kill('SIGTERM');
+  }, 60_000);
+
+  for (const policy of ['fire_once_on_recovery', 'skip_missed'] as const) {
+    it(`seed finding 2: after a stop of several seconds, ${policy} handles the missed slots once and moves to the first slot after now (no backlog, no repeated skips)`, async () => {
+      const P = uniquePrefix();
+      let s = await spawn(P);
+      const o = (await bed.orchestrator(P, 'acme')).serveDispatches().watchEvents();
+      o.answer = (d) => {
+        setTimeout(() => void o.complete(d.executionId, d.jobId).catch(() => undefined), 5);
+        return { accepted: true };
+      };
+      await o.cmd('create', { jobId: 'tick', schedule: { kind: 'interval', every: 500 }, target: { type: 'command', command: 'c' }, misfirePolicy: policy, misfireGraceMs: 200 });
+      await until(() => o.dispatchesOf('tick').length >= 2, 10_000, 'two normal fires');
+      expect(await s.kill('SIGTERM')).toBe(0);
+      const stoppedAt = Date.now();
+      await sleep(4_000);
+      const before = o.dispatchesOf('tick').length;
+      const restartAt = Date.now();
+      s = await spawn(P);
+      await sleep(2_000);
+      const after = o.dispatchesOf('tick').slice(before);
+      const misfires = o.events.filter((e) => e.type.startsWith('misfire.') && Date.parse(e.at) >= restartAt);
+      expect(misfires, JSON.stringify(misfires)).toHaveLength(1);
+      const m = misfires[0]!;
+      const lastMissed = Date.parse(m.data.lastMissedAt as string);
+      expect(m.data.missedCount as number).toBeGreaterThanOrEqual(7);
+      expect(Date.parse(m.data.firstMissedAt as string)).toBeLessThanOrEqual(stoppedAt + 500);
+      // every slot up to the last missed one is handled by the single misfire decision
+      const backlog = after.filter((d) => Date.parse(d.scheduledAt) <= lastMissed);
+      if (policy === 'fire_once_on_recovery') {
+        expect(m.type).toBe('misfire.fired_once');
+        expect(backlog.map((d) => [d.trigger, d.scheduledAt])).toEqual([['misfire_recovery', m.data.lastMissedAt]]);
+      } else {
+        expect(m.type).toBe('misfire.skipped');
+        expect(backlog).toEqual([]);
+      }
+      // afterwards: normal fires of later slots, at the normal cadence
+      const normal = after.filter((d) => Date.parse(d.scheduledAt) > lastMissed);
+      expect(normal.length).toBeGreaterThanOrEqual(1);
+      expect(normal.every((d) => d.trigger === 'schedule')).toBe(true);
+      expect(after.length).toBeLessThanOrEqual(backlog.length + 5);
+      expect(restartAt).toBeGreaterThan(stoppedAt);
+      const ids = o.dispatchesOf('tick').map((d) => d.executionId);
+      expect(new Set(ids).size).toBe(ids.length);
+      await s.kill('SIGTERM');
+    }, 60_000);
+  }
+
+  it('SIGTERM exits 0 after a clean shutdown; a second signal exits at once', async () => {
+    const P = uniquePrefix();
+    const s = await spawn(P);
+    expect(await s.kill('SIGTERM')).toBe(0);
+    expect(s.output.some((l) => l.includes('"stopped"'))).toBe(true);
+    // A shutdown that cannot finish (its NATS server is gone, so draining waits) is cut short by a second signal.
+    const lone = await startNatsServer();
+    try {
+      const s2 = await spawnScheduler({ NATS_URL: lone.url, SCHED_PREFIX: P });
+      running.add(s2);
+      await lone.stop();
+      process.kill(s2.pid, 'SIGINT');
+      await until(() => s2.output.some((l) => l.includes('"shutting down"')), 5_000, 'shutdown to start');
+      await sleep(300);
+      process.kill(s2.pid, 'SIGINT');
+      expect(await s2.exited).toBe(130);
+    } finally {
+      await lone.dispose();
+    }
+  }, 60_000);
+
+  it('survives a NATS server outage: reconnects by itself, keeps its jobs, and applies the misfire policy to what it could not fire', async () => {
+    const P = uniquePrefix();
+    const s = await spawn(P);
+    const o = (await bed.orchestrator(P, 'acme')).serveDispatches().watchEvents();
+    o.answer = (d) => {
+      setTimeout(() => void o.complete(d.executionId, d.jobId).catch(() => undefined), 5);
+      return { accepted: true };
+    };
+    await o.cmd('create', { jobId: 'steady', schedule: { kind: 'interval', every: 400 }, target: { type: 'command', command: 'c' }, misfireGraceMs: 200 });
+    await until(() => o.dispatchesOf('steady').length >= 2, 10_000, 'fires before the outage');
+    await bed.server.stop();
+    await sleep(3_000);
+    await bed.server.start();
+    const back = Date.now();
+    // the scheduler's own connection comes back; so must the test's
+    await until(() => !o.nc.isClosed() && o.dispatches.some((d) => d.receivedAt > back + 1_000), 20_000, 'fires after the outage');
+    const mis = await o.waitEvent('misfire.fired_once', (e) => e.jobId === 'steady', 10_000);
+    expect(mis.data.missedCount as number).toBeGreaterThanOrEqual(2);
+    const v = await show(o, 'steady');
+    expect(v.revision).toBe(1);
+    // what could not be written during the outage was rolled back and retried, and the scheduler says so
+    expect(s.output.some((l) => l.includes('job record write failed; state rolled back'))).toBe(true);
+    const ids = o.dispatchesOf('steady').map((d) => d.executionId);
+    expect(new Set(ids).size).toBe(ids.length);
+    await s.kill('SIGTERM');
+  }, 60_000);
+});
