@@ -247,15 +247,6 @@ class CronSchedule implements Schedule {
     return slot === null || (this.#endAt !== null && slot > this.#endAt) ? null : slot;
   }
 
-  /** The latest slot <= t, or null. */
-  lastAtOrBefore(t: number): number | null {
-    assertInstant(t, 'lastAtOrBefore: t');
-    let r = Math.floor(t);
-    if (this.#endAt !== null) r = Math.min(r, Math.floor(this.#endAt));
-    const slot = this.#atOrBefore(r);
-    return slot === null || (this.#startAt !== null && slot < this.#startAt) ? null : slot;
-  }
-
   slotsBetween(from: number, to: number): SlotRange {
     assertInstant(from, 'slotsBetween: from');
     assertInstant(to, 'slotsBetween: to');
