@@ -1,21 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { startHealthServer } from './runtime/http.js';
 import { Scheduler } from './runtime/scheduler.js';
-
-function connectionOptions(config: Config): ConnectionOptions {
-  return {
-    servers: config.NATS_URL.split(','),
-    name: `scheduler:${config.SCHED_PREFIX}`,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    ...(config.NATS_USER !== undefined && { user: config.NATS_USER, pass: config.NATS_PASS ?? '' }),
-    ...(config.NATS_TOKEN !== undefined && { token: config.NATS_TOKEN }),
-    ...(config.NATS_CREDS !== undefined && { authenticator: credsAuthenticator(readFileSync(config.NATS_CREDS)) }),
-  };
-}
+import { connectionOptions } from './transport/connection.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -32,7 +20,7 @@ async function main(): Promise<void> {
 
   let nc;
   try {
-    nc = await connect(connectionOptions(config));
+    nc = await connect(connectionOptions(config, `scheduler:${config.SCHED_PREFIX}`));
   } catch (err) {
     process.stderr.write(`scheduler: cannot connect to NATS at ${config.NATS_URL}: ${(err as Error).message}\n`);
     process.exit(1);
