@@ -29,6 +29,10 @@ const envSchema = z.object({
   SCHED_MIN_INTERVAL_MS: duration.default(1000),
   SCHED_EVENTS_MAX_AGE: duration.default(7 * 24 * 3600 * 1000),
   SCHED_LEASE_TTL_MS: duration.default(10_000),
+  /** Live inspection WebSocket (loopback); unset disables it. */
+  SCHED_INSPECT_PORT: int(0, 65535).optional(),
+  /** Commands a second per orchestrator (token bucket, burst twice that); 0 disables the limit. */
+  SCHED_RATE_LIMIT: int(0, 1_000_000).default(500),
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -1,7 +1,9 @@
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { startHealthServer } from './runtime/http.js';
+import { startHttpServer } from './runtime/http.js';
+import { startInspectionServer, type InspectionServer } from './runtime/inspection.js';
+import { Metrics } from './runtime/metrics.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { connectionOptions } from './transport/connection.js';
 
@@ -32,7 +34,8 @@ async function main(): Promise<void> {
   })();
 
   let scheduler: Scheduler | null = null;
-  let http: Awaited<ReturnType<typeof startHealthServer>> | null = null;
+  let http: Awaited<ReturnType<typeof startHttpServer>> | null = null;
+  let inspection: InspectionServer | null = null;
   let booting: Promise<unknown> = Promise.resolve();
   let signals = 0;
   const shutdown = (signal: string): void => {
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
       await booting.catch(() => undefined);
       await scheduler?.stop();
       http?.close();
+      await inspection?.close();
       await nc.drain().catch(() => undefined);
       log.info('stopped');
       process.exit(0);
@@ -60,8 +64,16 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   booting = (async () => {
-    http = config.SCHED_HTTP_PORT === 0 ? null : await startHealthServer(config.SCHED_HTTP_PORT, () => (scheduler?.isReady ?? false) && !nc.isClosed());
-    scheduler = await Scheduler.start({ config, nc, log });
+    const metrics = new Metrics();
+    http = config.SCHED_HTTP_PORT === 0 ? null : await startHttpServer(config.SCHED_HTTP_PORT, () => (scheduler?.isReady ?? false) && !nc.isClosed(), metrics.registry);
+    if (config.SCHED_INSPECT_PORT !== undefined) {
+      inspection = await startInspectionServer(config.SCHED_INSPECT_PORT, log, function* () {
+        if (scheduler) for (const a of scheduler.jobActors()) yield a.ref;
+      });
+      log.info({ port: inspection.port }, 'inspection endpoint (ws, loopback)');
+    }
+    const inspect = inspection?.inspect;
+    scheduler = await Scheduler.start({ config, nc, log, metrics, ...(inspect && { inspect }) });
   })();
   await booting;
 }

@@ -57,6 +57,11 @@ export class JobActor {
     return this.actor.getSnapshot().context;
   }
 
+  /** The XState actor (for inspection tools). */
+  get ref(): Actor<JobMachine> {
+    return this.actor;
+  }
+
   get storedRevision(): number {
     return this.revision;
   }
@@ -92,7 +97,7 @@ export class JobActor {
     await this.run(async () => {
       const r = this.record;
       const events = r.outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : []));
-      await this.deps.publisher.publish(events).catch((err: unknown) => this.deps.log.warn({ err, job: this.key }, 'outbox replay failed'));
+      await this.deps.publisher.publish(events, { replay: true }).catch((err: unknown) => this.deps.log.warn({ err, job: this.key }, 'outbox replay failed'));
       for (const a of r.active) if (a.state === 'dispatched') this.startDispatch(a.executionId);
       this.arm();
     });

@@ -1,19 +1,29 @@
 import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
 
-/** `/healthz` (process up) and `/readyz` (connected, state loaded) on `SCHED_HTTP_PORT`. */
-export function startHealthServer(port: number, isReady: () => boolean): Promise<Server> {
+/**
+ * `/metrics` (Prometheus text format), `/healthz` (process up) and `/readyz` (connected, state
+ * loaded) on `SCHED_HTTP_PORT`.
+ */
+export function startHttpServer(port: number, isReady: () => boolean, registry: Registry): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.url === '/healthz') {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-    } else if (req.url === '/readyz') {
+    } else if (path === '/readyz') {
       const ready = isReady();
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+    } else if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
     } else {
       res.writeHead(404).end();
     }
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => resolve(server));
+    server.listen(port, () => resolve(server));
   });
 }

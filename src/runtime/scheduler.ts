@@ -10,7 +10,10 @@ import { completionSchema, heartbeatSchema, issueDetails } from '../contract/sch
 import { systemClock, type Clock } from '../actors/clock.js';
 import { looseEvent, parseCommand, Supervisor, type SupervisorLimits } from '../actors/supervisor.js';
 import { TimerQueue } from '../actors/timerQueue.js';
-import type { JobActorDeps } from '../actors/jobActor.js';
+import type { JobActor, JobActorDeps } from '../actors/jobActor.js';
+import type { JobRecord } from '../core/record.js';
+import { Metrics } from './metrics.js';
+import { RateLimiter } from './rateLimit.js';
 import { jobMachine, type JobMachine } from '../machines/jobMachine.js';
 import { JobStore } from '../store/jobStore.js';
 import { CommandServer, parseBody } from '../transport/commandServer.js';
@@ -29,6 +32,7 @@ export interface SchedulerOptions {
   /** The job machine; tests provide one with injected faults. */
   machine?: JobMachine;
   inspect?: (e: InspectionEvent) => void;
+  metrics?: Metrics;
 }
 
 /**
@@ -46,6 +50,8 @@ export class Scheduler {
   private publisher!: EventPublisher;
   private deps!: JobActorDeps;
   private readonly limits: SupervisorLimits;
+  private readonly rateLimiter: RateLimiter;
+  readonly metrics: Metrics;
   readonly names: Names;
 
   private constructor(private readonly opts: SchedulerOptions) {
@@ -55,6 +61,19 @@ export class Scheduler {
       maxInputBytes: opts.config.SCHED_MAX_INPUT_BYTES,
       minIntervalMs: opts.config.SCHED_MIN_INTERVAL_MS,
     };
+    this.rateLimiter = new RateLimiter(opts.config.SCHED_RATE_LIMIT, opts.config.SCHED_RATE_LIMIT * 2);
+    this.metrics = opts.metrics ?? new Metrics();
+    this.metrics.bind({ records: () => this.records(), pendingEvents: () => this.publisher?.pending ?? 0 });
+  }
+
+  /** Every job record held (a live view; for metrics and tools). */
+  *records(): Generator<JobRecord> {
+    for (const a of this.jobActors()) yield a.record;
+  }
+
+  /** Every job actor held. */
+  *jobActors(): Generator<JobActor> {
+    for (const s of this.supervisors.values()) yield* s.actors();
   }
 
   static async start(opts: SchedulerOptions): Promise<Scheduler> {
@@ -80,7 +99,7 @@ export class Scheduler {
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm, this.names, config.SCHED_EVENTS_MAX_AGE);
     const store = await JobStore.open(js, this.names.jobsBucket);
-    this.publisher = new EventPublisher(js, this.names.prefix, log);
+    this.publisher = new EventPublisher(js, this.names.prefix, log, (e) => this.metrics.observe(e));
     this.dispatcher = new Dispatcher(nc, this.names.prefix);
     this.timers = new TimerQueue(clock, (key) => this.onTimer(key));
     this.deps = {
@@ -93,7 +112,7 @@ export class Scheduler {
       machine: this.opts.machine ?? jobMachine,
       inspect: this.opts.inspect,
     };
-    this.commands = new CommandServer(nc, this.names.prefix, this.names.queueGroup, (o, op, body) => this.command(o, op, body), log);
+    this.commands = new CommandServer(nc, this.names.prefix, this.names.queueGroup, (o, op, body) => this.timed(o, op, body), log);
     this.commands.start();
 
     // Load every job, apply what orchestrators reported while we were down, then let each job
@@ -126,9 +145,24 @@ export class Scheduler {
     this.supervisors.get(key.slice(0, dot))?.tick(key.slice(dot + 1));
   }
 
+  private async timed(orchestratorId: string, op: Operation, body: unknown): Promise<object> {
+    const end = this.metrics.commandDuration.startTimer({ op });
+    try {
+      const r = await this.command(orchestratorId, op, body);
+      end({ code: 'ok' });
+      return r;
+    } catch (err) {
+      end({ code: err instanceof SchedulerError ? err.code : 'internal' });
+      throw err;
+    }
+  }
+
   /** One command of SPEC §4 for one orchestrator. */
   async command(orchestratorId: string, op: Operation, raw: unknown): Promise<object> {
     if (!this.ready) throw new SchedulerError('unavailable', this.stopping ? 'shutting down' : 'not ready');
+    if (!this.rateLimiter.take(orchestratorId)) {
+      throw new SchedulerError('limit_exceeded', `more than ${this.opts.config.SCHED_RATE_LIMIT} commands a second`);
+    }
     switch (op) {
       case 'create':
         return this.supervisor(orchestratorId, true)!.create(parseCommand(op, raw));

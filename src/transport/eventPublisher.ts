@@ -18,6 +18,8 @@ export class EventPublisher {
     private readonly js: JetStreamClient,
     private readonly prefix: string,
     private readonly log: Logger,
+    /** Sees every event once, when it is first handed over (metrics). */
+    private readonly observe: (e: AuditEvent) => void = () => undefined,
   ) {}
 
   get pending(): number {
@@ -25,8 +27,9 @@ export class EventPublisher {
   }
 
   /** Resolves once JetStream stored the events; throws when the first attempt fails (they are retried in the background). */
-  async publish(events: readonly AuditEvent[]): Promise<void> {
+  async publish(events: readonly AuditEvent[], opts: { replay?: boolean } = {}): Promise<void> {
     if (events.length === 0) return;
+    if (!opts.replay) for (const e of events) this.observe(e);
     const results = await Promise.allSettled(events.map((e) => this.publishOne(e)));
     let firstError: unknown;
     results.forEach((r, i) => {

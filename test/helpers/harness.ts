@@ -1,9 +1,7 @@
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
-import type { Clock } from '../../src/actors/clock.js';
-import type { JobMachine } from '../../src/machines/jobMachine.js';
-import { Scheduler } from '../../src/runtime/scheduler.js';
+import { Scheduler, type SchedulerOptions } from '../../src/runtime/scheduler.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 
 let prefixSeq = 0;
@@ -139,6 +137,9 @@ export class Orchestrator {
   }
 }
 
+/** What a test may inject into a scheduler besides its environment. */
+export type SchedulerExtras = Partial<Pick<SchedulerOptions, 'clock' | 'machine' | 'inspect'>>;
+
 export interface SchedulerUnderTest {
   scheduler: Scheduler;
   nc: NatsConnection;
@@ -150,7 +151,7 @@ export interface SchedulerUnderTest {
 export async function startScheduler(
   url: string,
   env: Record<string, string> = {},
-  opts: { clock?: Clock; machine?: JobMachine } = {},
+  opts: SchedulerExtras = {},
 ): Promise<SchedulerUnderTest> {
   const config = loadConfig({ NATS_URL: url, SCHED_HTTP_PORT: '0', LOG_LEVEL: 'silent', ...env });
   const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
@@ -177,7 +178,7 @@ export class TestBed {
     return new TestBed(await startNatsServer());
   }
 
-  async scheduler(env: Record<string, string> = {}, opts: { clock?: Clock; machine?: JobMachine } = {}): Promise<SchedulerUnderTest> {
+  async scheduler(env: Record<string, string> = {}, opts: SchedulerExtras = {}): Promise<SchedulerUnderTest> {
     const s = await startScheduler(this.server.url, env, opts);
     this.closers.push(() => s.stop());
     return s;
