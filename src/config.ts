@@ -13,7 +13,9 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 /** Configuration by environment (SPEC §8). Bad values stop start-up with one clear message. */
 const envSchema = z.object({
-  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  NATS_URL: z.string().min(1).optional(),
+  /** Port of the default address (`nats://127.0.0.1:<port>`) and of the embedded server. */
+  SCHED_DEFAULT_NATS_PORT: int(1, 65535).default(4222),
   NATS_USER: z.string().optional(),
   NATS_PASS: z.string().optional(),
   NATS_TOKEN: z.string().optional(),

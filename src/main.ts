@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { answers, startEmbeddedNats, type EmbeddedNats } from './runtime/embedded.js';
 import { startHttpServer } from './runtime/http.js';
 import { startInspectionServer, type InspectionServer } from './runtime/inspection.js';
 import { Metrics } from './runtime/metrics.js';
@@ -20,11 +22,26 @@ async function main(): Promise<void> {
   }
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'scheduler', prefix: config.SCHED_PREFIX } });
 
+  let url = config.NATS_URL;
+  let embedded: EmbeddedNats | null = null;
+  if (url === undefined) {
+    const port = config.SCHED_DEFAULT_NATS_PORT;
+    url = `nats://127.0.0.1:${port}`;
+    if (!(await answers('127.0.0.1', port))) {
+      try {
+        embedded = await startEmbeddedNats(port, path.resolve('.data/nats'), log);
+      } catch (err) {
+        process.stderr.write(`scheduler: ${(err as Error).message}\n`);
+        process.exit(1);
+      }
+    }
+  }
   let nc;
   try {
-    nc = await connect(connectionOptions(config, `scheduler:${config.SCHED_PREFIX}`));
+    nc = await connect(connectionOptions({ ...config, NATS_URL: url }, `scheduler:${config.SCHED_PREFIX}`));
   } catch (err) {
-    process.stderr.write(`scheduler: cannot connect to NATS at ${config.NATS_URL}: ${(err as Error).message}\n`);
+    process.stderr.write(`scheduler: cannot connect to NATS at ${url}: ${(err as Error).message}\n`);
+    await embedded?.stop();
     process.exit(1);
   }
   void (async () => {
@@ -56,6 +73,7 @@ async function main(): Promise<void> {
       http?.close();
       await inspection?.close();
       await nc.drain().catch(() => undefined);
+      await embedded?.stop();
       log.info('stopped');
       process.exit(0);
     })();
