@@ -144,7 +144,7 @@ export class Supervisor {
       });
       const actor = new JobActor(this.deps, { record, revision });
       this.jobs.set(jobId, actor);
-      await actor.recover();
+      await actor.recover({ strict: true });
       return { job: toView(actor.record, this.now()) };
     } finally {
       this.creating.delete(jobId);

@@ -41,6 +41,7 @@ export class TimerQueue {
     if (this.wanted.get(key) === at) return;
     this.wanted.set(key, at);
     this.push({ at, key });
+    if (this.heap.length > 2 * this.wanted.size + 1024) this.compact();
     if (this.armedAt === null || at < this.armedAt) this.arm();
   }
 
@@ -79,6 +80,13 @@ export class TimerQueue {
     }
     for (const key of due) this.onDue(key);
     this.arm();
+  }
+
+  /** Rebuilds the heap from the wanted wake-ups when superseded entries pile up. */
+  private compact(): void {
+    const entries = [...this.wanted].map(([key, at]) => ({ at, key }));
+    this.heap = [];
+    for (const e of entries) this.push(e);
   }
 
   private dropStale(): void {

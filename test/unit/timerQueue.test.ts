@@ -56,4 +56,14 @@ describe('TimerQueue', () => {
     clock.advance(0);
     expect(woke).toHaveLength(100);
   });
+
+  it('superseded wake-ups do not pile up (heartbeats moving a deadline 10,000 times)', () => {
+    const clock = new ManualClock(0);
+    const woke: [string, number][] = [];
+    const q = new TimerQueue(clock, (k) => woke.push([k, clock.now()]));
+    for (let i = 1; i <= 10_000; i++) q.set('job', 1_000_000 + i);
+    expect((q as unknown as { heap: unknown[] }).heap.length).toBeLessThanOrEqual(2 * q.size + 1024 + 1);
+    clock.advance(2_000_000);
+    expect(woke).toEqual([['job', 1_010_000]]);
+  });
 });
