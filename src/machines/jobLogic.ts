@@ -228,7 +228,10 @@ export function completed(
     const reason = r.recentDone.includes(c.executionId) ? 'duplicate' : 'unknown_execution';
     return emitEvent(r, step, now, 'execution.completion_rejected', { reason, status: c.status }, c.executionId);
   }
-  const next = emitEvent(r, step, now, 'execution.completed', {
+  // The completion can overtake the accept reply (they travel different paths): the execution
+  // evidently started, and the audit trail says so in order.
+  const started = a.state === 'dispatched' ? dispatchAccepted(r, step, now, c.executionId) : r;
+  const next = emitEvent(started, step, now, 'execution.completed', {
     status: c.status,
     scheduledAt: iso(a.scheduledAt),
     trigger: a.trigger,

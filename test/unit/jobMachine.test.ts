@@ -274,3 +274,17 @@ describe('job machine: graph', () => {
     expect(toRunning.steps.map((s) => s.event.type)).toEqual(['xstate.init', 'TICK', 'DISPATCH_ACCEPTED']);
   });
 });
+
+describe('job machine: ordering of replies and completions', () => {
+  it('a completion that overtakes the accept reply records the start first', () => {
+    const d = new Driver(record());
+    d.tick(T0 + 10 * S);
+    const [id] = d.dispatchesOfLastStep();
+    const ev = d.send({ type: 'COMPLETED', executionId: id!, status: 'succeeded' });
+    expect(types(ev).filter((t) => t !== 'transition')).toEqual(['execution.started', 'execution.completed']);
+    expect(d.state).toBe('idle');
+    // the late accept reply changes nothing
+    expect(d.send({ type: 'DISPATCH_ACCEPTED', executionId: id! })).toEqual([]);
+    expect(d.ctx.counters.succeeded).toBe(1);
+  });
+});
