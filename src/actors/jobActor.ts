@@ -18,6 +18,11 @@ export interface JobActorDeps {
   clock: Clock;
   log: Logger;
   machine: JobMachine;
+  /**
+   * Whether this process may still act for the orchestrator (holds its lease). Checked before
+   * every write and dispatch, so a replica that lost its lease neither writes nor dispatches.
+   */
+  fence?: ((orchestratorId: string) => boolean) | undefined;
   /** XState inspection; a throwing observer is isolated from the job. */
   inspect?: ((e: InspectionEvent) => void) | undefined;
 }
@@ -136,6 +141,7 @@ export class JobActor {
 
   private async apply(input: JobInput): Promise<JobRecord> {
     if (this.stopped) throw new SchedulerError('not_found', `job "${this.persisted.jobId}" not found`);
+    if (!this.mayAct()) throw new SchedulerError('unavailable', 'this replica no longer owns the orchestrator');
     const before = this.actor.getSnapshot();
     const step = this.step++;
     this.actor.send({ ...input, now: this.deps.clock.now(), step } as JobEvent);
@@ -147,6 +153,7 @@ export class JobActor {
     const record = after.context;
     if (record === before.context) return record;
     try {
+      if (!this.mayAct()) throw new SchedulerError('unavailable', 'lease lost');
       if (after.status === 'done') {
         await this.deps.store.remove(record.orchestratorId, record.jobId, this.revision);
         this.stop();
@@ -199,19 +206,24 @@ export class JobActor {
     const message = error instanceof Error ? error.message : String(error);
     const record = emitEvent(this.persisted, step, this.deps.clock.now(), 'job.faulted', { error: message, event: cause, faults: this.faults });
     this.restartFrom(record);
+    // A machine that keeps throwing is retried with backoff, never in a tight loop.
+    this.arm(Math.min(60_000, 1_000 * 2 ** Math.min(this.faults - 1, 6)));
     try {
       this.revision = await this.deps.store.save(record, this.revision);
       this.persisted = record;
-      await this.effects(record, step).catch(() => undefined);
+      const events = record.outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : []));
+      await this.deps.publisher.publish(events).catch(() => undefined);
     } catch (err) {
       this.deps.log.error({ err, job: this.key }, 'could not record job.faulted');
     }
-    // A machine that keeps throwing is retried with backoff, never in a tight loop.
-    this.arm(Math.min(60_000, 1_000 * 2 ** Math.min(this.faults - 1, 6)));
+  }
+
+  private mayAct(): boolean {
+    return this.deps.fence?.(this.persisted.orchestratorId) ?? true;
   }
 
   private startDispatch(executionId: string): void {
-    if (this.dispatching.has(executionId) || this.stopped) return;
+    if (this.dispatching.has(executionId) || this.stopped || !this.mayAct()) return;
     const r = this.record;
     const a = r.active.find((x) => x.executionId === executionId);
     if (!a) return;
@@ -242,7 +254,7 @@ export class JobActor {
       this.send({ type: 'DISPATCH_ATTEMPT', executionId, attempt }).catch(() => undefined);
     };
     void this.deps.dispatcher
-      .dispatch(req, policy, onAttempt)
+      .dispatch(req, policy, onAttempt, () => !this.stopped && this.mayAct())
       .then((outcome: DispatchOutcome) => {
         this.dispatching.delete(executionId);
         if (this.stopped || outcome === null) return;

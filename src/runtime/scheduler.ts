@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
 import type { Config } from '../config.js';
 import type { Operation } from '../contract/constants.js';
-import { SchedulerError, notFound } from '../contract/errors.js';
+import { SchedulerError, notFound, type ErrorCode } from '../contract/errors.js';
 import { isValidId } from '../contract/ids.js';
 import { completionSchema, heartbeatSchema, issueDetails } from '../contract/schemas.js';
 import { systemClock, type Clock } from '../actors/clock.js';
@@ -22,6 +22,9 @@ import { EventPublisher } from '../transport/eventPublisher.js';
 import { ExecutionConsumer, type ExecutionKind } from '../transport/executionConsumer.js';
 import { ensureStreams } from '../transport/streams.js';
 import { names, type Names } from '../transport/subjects.js';
+import { LeaseManager } from '../cluster/leases.js';
+import { OrchestratorRegistry } from '../cluster/registry.js';
+import type { Msg, Subscription } from '@nats-io/transport-node';
 
 export interface SchedulerOptions {
   config: Config;
@@ -49,6 +52,13 @@ export class Scheduler {
   private dispatcher!: Dispatcher;
   private publisher!: EventPublisher;
   private deps!: JobActorDeps;
+  private store!: JobStore;
+  private leases!: LeaseManager;
+  private registry!: OrchestratorRegistry;
+  private forwardSub: Subscription | null = null;
+  private balancer: NodeJS.Timeout | null = null;
+  /** Orchestrators being taken over (lease acquired, jobs loading). */
+  private readonly gaining = new Map<string, { adopted: Promise<void>; done: Promise<boolean> }>();
   private readonly limits: SupervisorLimits;
   private readonly rateLimiter: RateLimiter;
   readonly metrics: Metrics;
@@ -98,12 +108,14 @@ export class Scheduler {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     await ensureStreams(jsm, this.names, config.SCHED_EVENTS_MAX_AGE);
-    const store = await JobStore.open(js, this.names.jobsBucket);
+    this.store = await JobStore.open(js, this.names.jobsBucket);
+    this.registry = await OrchestratorRegistry.open(js, this.names.orchestratorsBucket);
+    this.leases = await LeaseManager.open(js, this.names.leasesBucket, config.SCHED_LEASE_TTL_MS, log, (o) => this.lose(o));
     this.publisher = new EventPublisher(js, this.names.prefix, log, (e) => this.metrics.observe(e));
     this.dispatcher = new Dispatcher(nc, this.names.prefix);
     this.timers = new TimerQueue(clock, (key) => this.onTimer(key));
     this.deps = {
-      store,
+      store: this.store,
       publisher: this.publisher,
       dispatcher: this.dispatcher,
       timers: this.timers,
@@ -111,24 +123,163 @@ export class Scheduler {
       log,
       machine: this.opts.machine ?? jobMachine,
       inspect: this.opts.inspect,
+      fence: (o) => this.leases.owns(o),
     };
+    this.forwardSub = nc.subscribe(this.forwardSubject(this.leases.replicaId), { callback: (_e, m) => void this.serveForwarded(m) });
     this.commands = new CommandServer(nc, this.names.prefix, this.names.queueGroup, (o, op, body) => this.timed(o, op, body), log);
     this.commands.start();
-
-    // Load every job, apply what orchestrators reported while we were down, then let each job
-    // handle what it missed (misfire policy) and arm its timer.
-    const started = Date.now();
-    const loaded = [];
-    for await (const stored of store.loadAll()) {
-      loaded.push(this.supervisor(stored.record.orchestratorId, true)!.adopt(stored));
-    }
     this.executions = new ExecutionConsumer(js, jsm, this.names, (o, kind, data) => this.execution(o, kind, data), log);
     await this.executions.start();
-    if (!(await this.executions.caughtUp(10_000))) log.warn('execution backlog not fully processed before recovery');
-    await runLimited(loaded, 256, (a) => a.recover());
-    log.info({ jobs: loaded.length, ms: Date.now() - started }, 'jobs loaded');
+
+    // Take this replica's share of the orchestrators: load their jobs, apply what orchestrators
+    // reported while nobody owned them, then let each job handle what it missed.
+    const started = Date.now();
+    await this.balance();
+    log.info({ jobs: this.jobCount, orchestrators: this.supervisors.size, ms: Date.now() - started }, 'jobs loaded');
+    this.balancer = setInterval(() => void this.balance().catch((err: unknown) => log.warn({ err }, 'rebalance failed')), Math.max(200, config.SCHED_LEASE_TTL_MS / 3));
+    this.balancer.unref();
     this.ready = true;
-    log.info({ prefix: this.names.prefix, server: nc.info?.version }, 'scheduler ready');
+    log.info({ prefix: this.names.prefix, replicaId: this.leases.replicaId, server: nc.info?.version }, 'scheduler ready');
+  }
+
+  /** The id of this scheduler process among the replicas. */
+  get replicaId(): string {
+    return this.leases.replicaId;
+  }
+
+  /** The orchestrators this replica owns now. */
+  ownedOrchestrators(): string[] {
+    return this.leases.owned();
+  }
+
+  private forwardSubject(replicaId: string): string {
+    return `_SCHED.${this.names.prefix}.${replicaId}`;
+  }
+
+  /**
+   * Keeps this replica at its fair share of the orchestrators: ceil(orchestrators / live
+   * replicas). It takes orchestrators nobody holds, and gives back the excess when replicas join.
+   */
+  private async balance(): Promise<void> {
+    if (this.stopping) return;
+    const all = this.registry.list();
+    const replicas = Math.max(1, (await this.leases.replicas()).length);
+    const share = Math.ceil(all.length / replicas);
+    const owned = this.leases.owned();
+    if (replicas > 1 && owned.length > share) {
+      for (const o of owned.slice(0, owned.length - share)) {
+        this.opts.log.info({ orchestratorId: o, share }, 'handing an orchestrator over to another replica');
+        await this.release(o);
+      }
+    }
+    let count = this.leases.owned().length;
+    const free = all.filter((o) => !this.leases.owns(o)).sort(() => Math.random() - 0.5);
+    await runLimited(free, 16, async (o) => {
+      if (count >= share) return;
+      if (await this.takeOver(o)) count++;
+    });
+  }
+
+  /**
+   * Takes the lease of an orchestrator nobody holds and loads its jobs; false when another
+   * replica has it. Completions and heartbeats sent while nobody owned it are applied before the
+   * jobs decide about what they missed (misfire policy).
+   */
+  private takeOver(o: string): Promise<boolean> {
+    const inFlight = this.gaining.get(o);
+    if (inFlight) return inFlight.done;
+    let adopted!: () => void;
+    const entry = { adopted: new Promise<void>((r) => (adopted = r)), done: Promise.resolve(false) };
+    entry.done = (async () => {
+      try {
+        if (!(await this.leases.acquire(o))) return false;
+        const sup = this.supervisor(o, true)!;
+        const loaded = [];
+        for await (const stored of this.store.loadAll(o)) loaded.push(sup.adopt(stored));
+        adopted();
+        await this.executions.caughtUp(5_000);
+        await runLimited(loaded, 64, (a) => a.recover());
+        return true;
+      } finally {
+        adopted();
+        this.gaining.delete(o);
+      }
+    })();
+    this.gaining.set(o, entry);
+    return entry.done;
+  }
+
+  private async release(o: string): Promise<void> {
+    await this.dropSupervisor(o);
+    await this.leases.release(o);
+  }
+
+  /** The lease is gone: stop every job of the orchestrator here at once (they write nothing more). */
+  private lose(o: string): void {
+    void this.dropSupervisor(o);
+  }
+
+  private async dropSupervisor(o: string): Promise<void> {
+    const s = this.supervisors.get(o);
+    if (!s) return;
+    this.supervisors.delete(o);
+    await Promise.allSettled([...s.actors()].map((a) => a.run(async () => undefined)));
+    s.stop();
+  }
+
+  /**
+   * Where a command or execution message of `o` is handled: here (this replica owns it, or
+   * takes it over because nobody does), or at the owner (forwarded). `unavailable` during a
+   * failover, never a wrong answer.
+   */
+  private async route(o: string, registered: boolean): Promise<'here' | string | null> {
+    if (this.leases.owns(o)) {
+      await this.gaining.get(o)?.adopted;
+      return 'here';
+    }
+    const owner = await this.leases.ownerOf(o);
+    if (this.leases.owns(o)) {
+      // taken over by this replica meanwhile (a concurrent request)
+      await this.gaining.get(o)?.adopted;
+      return 'here';
+    }
+    if (owner === null) {
+      // Unknown everywhere: answer here (nothing to find); known: take it over.
+      if (!registered) return null;
+      const taking = this.takeOver(o);
+      await this.gaining.get(o)?.adopted;
+      if (this.leases.owns(o) || (await taking)) return 'here';
+      throw new SchedulerError('unavailable', 'orchestrator is being taken over; retry');
+    }
+    if (owner === this.leases.replicaId) throw new SchedulerError('unavailable', 'ownership is being renewed; retry');
+    return owner;
+  }
+
+  private async forward(owner: string, message: object): Promise<object> {
+    let reply;
+    try {
+      reply = await this.opts.nc.request(this.forwardSubject(owner), JSON.stringify(message), { timeout: 5_000 });
+    } catch {
+      throw new SchedulerError('unavailable', 'the owning replica does not answer (failover in progress); retry');
+    }
+    const r = reply.json<{ ok: true; result: object } | { ok: false; error: { code: ErrorCode; message: string; details?: unknown } }>();
+    if (!r.ok) throw new SchedulerError(r.error.code, r.error.message, r.error.details === undefined ? undefined : { details: r.error.details });
+    return r.result;
+  }
+
+  private async serveForwarded(m: Msg): Promise<void> {
+    let reply: object;
+    try {
+      const req = m.json<{ kind: 'command'; o: string; op: Operation; body: unknown } | { kind: 'execution'; o: string; execKind: ExecutionKind; data: string }>();
+      if (!this.leases.owns(req.o)) throw new SchedulerError('unavailable', 'ownership moved; retry');
+      const result = req.kind === 'command' ? await this.local(req.o, req.op, req.body) : (await this.executionHere(req.o, req.execKind, Buffer.from(req.data, 'base64')), {});
+      reply = { ok: true, result };
+    } catch (err) {
+      const e = err instanceof SchedulerError ? err : new SchedulerError('internal', 'forwarded request failed', { cause: err });
+      if (e.code === 'internal') this.opts.log.error({ err }, 'forwarded request failed');
+      reply = { ok: false, error: e.toWire() };
+    }
+    if (m.reply) m.respond(JSON.stringify(reply));
   }
 
   private supervisor(orchestratorId: string, create: boolean): Supervisor | undefined {
@@ -157,14 +308,39 @@ export class Scheduler {
     }
   }
 
+  private readonly refusals = new Map<string, number>();
+
+  /** Rate-limit refusals are logged once per orchestrator per 10 s, with their count. */
+  private noteRefusal(o: string): void {
+    const n = (this.refusals.get(o) ?? 0) + 1;
+    this.refusals.set(o, n);
+    if (n > 1) return;
+    setTimeout(() => {
+      const count = this.refusals.get(o) ?? 0;
+      this.refusals.delete(o);
+      this.opts.log.warn({ orchestratorId: o, refused: count, reason: 'rate limit' }, 'commands refused (rate limit)');
+    }, 10_000).unref();
+  }
+
   /** One command of SPEC §4 for one orchestrator. */
   async command(orchestratorId: string, op: Operation, raw: unknown): Promise<object> {
     if (!this.ready) throw new SchedulerError('unavailable', this.stopping ? 'shutting down' : 'not ready');
     if (!this.rateLimiter.take(orchestratorId)) {
+      this.noteRefusal(orchestratorId);
       throw new SchedulerError('limit_exceeded', `more than ${this.opts.config.SCHED_RATE_LIMIT} commands a second`);
     }
+    parseCommand(op, raw); // a bad body is invalid_request wherever the orchestrator lives
+    if (op === 'create') await this.registry.register(orchestratorId);
+    const where = await this.route(orchestratorId, this.registry.has(orchestratorId));
+    if (where !== 'here' && where !== null) return this.forward(where, { kind: 'command', o: orchestratorId, op, body: raw });
+    return this.local(orchestratorId, op, raw);
+  }
+
+  /** A validated command for an orchestrator this replica owns (or that has no jobs anywhere). */
+  private async local(orchestratorId: string, op: Operation, raw: unknown): Promise<object> {
     switch (op) {
       case 'create':
+        if (!this.leases.owns(orchestratorId)) throw new SchedulerError('unavailable', 'orchestrator is being taken over; retry');
         return this.supervisor(orchestratorId, true)!.create(parseCommand(op, raw));
       case 'list': {
         const q = parseCommand(op, raw);
@@ -172,40 +348,49 @@ export class Scheduler {
       }
       case 'show': {
         const b = parseCommand(op, raw);
-        return this.owner(orchestratorId, b.jobId).show(b);
+        return this.local_(orchestratorId, b.jobId).show(b);
       }
       case 'update': {
         const b = parseCommand(op, raw);
-        return this.owner(orchestratorId, b.jobId).update(b);
+        return this.local_(orchestratorId, b.jobId).update(b);
       }
       case 'pause': {
         const b = parseCommand(op, raw);
-        return this.owner(orchestratorId, b.jobId).pause(b);
+        return this.local_(orchestratorId, b.jobId).pause(b);
       }
       case 'resume': {
         const b = parseCommand(op, raw);
-        return this.owner(orchestratorId, b.jobId).resume(b);
+        return this.local_(orchestratorId, b.jobId).resume(b);
       }
       case 'delete': {
         const b = parseCommand(op, raw);
-        return this.owner(orchestratorId, b.jobId).delete(b);
+        return this.local_(orchestratorId, b.jobId).delete(b);
       }
       case 'run_now': {
         const b = parseCommand(op, raw);
-        return this.owner(orchestratorId, b.jobId).runNow(b);
+        return this.local_(orchestratorId, b.jobId).runNow(b);
       }
     }
   }
 
   /** The supervisor of the orchestrator that may hold `jobId`; `not_found` when it has no jobs. */
-  private owner(orchestratorId: string, jobId: string): Supervisor {
+  private local_(orchestratorId: string, jobId: string): Supervisor {
     const s = this.supervisor(orchestratorId, false);
     if (!s) throw notFound(jobId);
     return s;
   }
 
-  /** A completion or heartbeat from `P_EXECUTIONS`; the orchestrator is the subject's. */
+  /** A completion or heartbeat from `P_EXECUTIONS`, handled by the replica owning the subject's orchestrator. */
   async execution(orchestratorId: string, kind: ExecutionKind, data: Uint8Array): Promise<void> {
+    const where = isValidId(orchestratorId) ? await this.route(orchestratorId, this.registry.has(orchestratorId)) : null;
+    if (where !== 'here' && where !== null) {
+      await this.forward(where, { kind: 'execution', o: orchestratorId, execKind: kind, data: Buffer.from(data).toString('base64') });
+      return;
+    }
+    await this.executionHere(orchestratorId, kind, data);
+  }
+
+  private async executionHere(orchestratorId: string, kind: ExecutionKind, data: Uint8Array): Promise<void> {
     const sup = isValidId(orchestratorId) ? this.supervisor(orchestratorId, false) : undefined;
     let body: unknown;
     try {
@@ -247,14 +432,18 @@ export class Scheduler {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.ready = false;
+      if (this.balancer) clearInterval(this.balancer);
       await this.commands.stop();
       await this.executions?.stop();
+      this.forwardSub?.unsubscribe();
       this.timers.stop();
       this.dispatcher.close();
       const idle: Promise<unknown>[] = [];
       for (const s of this.supervisors.values()) for (const a of s.actors()) idle.push(a.run(async () => undefined));
       await Promise.allSettled(idle);
       for (const s of this.supervisors.values()) s.stop();
+      await this.leases.stop();
+      this.registry.stop();
       await this.publisher.close(2_000);
     })();
     return this.stopping;

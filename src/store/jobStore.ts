@@ -88,13 +88,13 @@ export class JobStore {
   }
 
   /**
-   * Every stored record, read through one ordered consumer delivering the last value per key
+   * Every stored record (of one orchestrator, when given), read through one ordered consumer delivering the last value per key
    * (one pass over the bucket's stream, no request per key).
    */
-  async *loadAll(): AsyncGenerator<StoredRecord> {
+  async *loadAll(orchestratorId?: string): AsyncGenerator<StoredRecord> {
     const stream = `KV_${this.bucket}`;
     const c = await this.js.consumers.get(stream, {
-      filter_subjects: `$KV.${this.bucket}.>`,
+      filter_subjects: orchestratorId === undefined ? `$KV.${this.bucket}.>` : `$KV.${this.bucket}.${orchestratorId}.>`,
       deliver_policy: DeliverPolicy.LastPerSubject,
     });
     const info = await c.info(true);

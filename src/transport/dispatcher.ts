@@ -50,6 +50,8 @@ export class Dispatcher {
     req: DispatchRequest,
     policy: DispatchPolicy,
     onAttempt: (attempt: number) => void,
+    /** Checked before each attempt: false (the job was stopped, the lease lost) ends it with null. */
+    mayContinue: () => boolean = () => true,
   ): Promise<DispatchOutcome> {
     const subject = dispatchSubject(this.prefix, req.orchestratorId, req.action.type);
     let last: DispatchFailure = 'timeout';
@@ -59,6 +61,7 @@ export class Dispatcher {
         if (this.closed) break;
         onAttempt(attempt);
       }
+      if (!mayContinue()) return null;
       try {
         const msg = await this.nc.request(subject, JSON.stringify({ ...req, attempt }), { timeout: policy.timeoutMs });
         let body: unknown;

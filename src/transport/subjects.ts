@@ -3,6 +3,7 @@ export interface Names {
   prefix: string;
   jobsBucket: string;
   leasesBucket: string;
+  orchestratorsBucket: string;
   executionsStream: string;
   eventsStream: string;
   consumer: string;
@@ -14,6 +15,7 @@ export function names(prefix: string): Names {
     prefix,
     jobsBucket: `${prefix}_jobs`,
     leasesBucket: `${prefix}_leases`,
+    orchestratorsBucket: `${prefix}_orchestrators`,
     executionsStream: `${prefix}_EXECUTIONS`,
     eventsStream: `${prefix}_EVENTS`,
     consumer: `${prefix}_scheduler`,

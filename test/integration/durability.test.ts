@@ -16,7 +16,7 @@ describe('durability: restarts, crashes and NATS outages', () => {
   const running = new Set<SchedulerProcess>();
 
   const spawn = async (P: string, env: Record<string, string> = {}): Promise<SchedulerProcess> => {
-    const p = await spawnScheduler({ NATS_URL: bed.server.url, SCHED_PREFIX: P, SCHED_MIN_INTERVAL_MS: '100', ...env });
+    const p = await spawnScheduler({ NATS_URL: bed.server.url, SCHED_PREFIX: P, SCHED_MIN_INTERVAL_MS: '100', SCHED_LEASE_TTL_MS: '2000', ...env });
     running.add(p);
     void p.exited.then(() => running.delete(p));
     return p;
@@ -69,6 +69,9 @@ describe('durability: restarts, crashes and NATS outages', () => {
     await check();
     await s.kill('SIGKILL');
     s = await spawn(P);
+    // the killed process still holds the orchestrator's lease until it runs out (TTL 2 s): the new
+    // one answers `unavailable` until then, and takes over right after
+    await until(async () => (await o.cmd('show', { jobId: 'busy' })).ok, 10_000, 'takeover after the lease ran out');
     await check();
 
     // the guard survived both: completing the kept execution releases it and dispatches the buffered slot
@@ -91,7 +94,10 @@ describe('durability: restarts, crashes and NATS outages', () => {
     const ack = await o.nc.request(`${P}.acme.execution.completed`, JSON.stringify({ executionId: run.executionId, jobId: 'j', status: 'succeeded' }), { timeout: 5_000 });
     expect(ack.json<{ seq: number }>().seq).toBeGreaterThan(0);
     s = await spawn(P);
-    await o.waitEvent('execution.completed', (e) => e.executionId === run.executionId, 10_000);
+    await o.waitEvent('execution.completed', (e) => e.executionId === run.executionId, 10_000).catch((err: unknown) => {
+      console.log(s.output.slice(-30).join('\n'));
+      throw err;
+    });
     const v = await show(o, 'j');
     expect(v.activeExecutions).toEqual([]);
     expect(v.counters.succeeded).toBe(1);
@@ -116,6 +122,7 @@ describe('durability: restarts, crashes and NATS outages', () => {
       const stoppedAt = Date.now();
       await sleep(4_000);
       const before = o.dispatchesOf('tick').length;
+      const idsBefore = new Set(o.dispatchesOf('tick').map((d) => d.executionId));
       const restartAt = Date.now();
       s = await spawn(P);
       await sleep(2_000);
@@ -126,8 +133,9 @@ describe('durability: restarts, crashes and NATS outages', () => {
       const lastMissed = Date.parse(m.data.lastMissedAt as string);
       expect(m.data.missedCount as number).toBeGreaterThanOrEqual(7);
       expect(Date.parse(m.data.firstMissedAt as string)).toBeLessThanOrEqual(stoppedAt + 500);
-      // every slot up to the last missed one is handled by the single misfire decision
-      const backlog = after.filter((d) => Date.parse(d.scheduledAt) <= lastMissed);
+      // every slot up to the last missed one is handled by the single misfire decision (a dispatch
+      // that was in flight at the stop may be sent again under its own id: the at-least-once window)
+      const backlog = after.filter((d) => Date.parse(d.scheduledAt) <= lastMissed && !idsBefore.has(d.executionId));
       if (policy === 'fire_once_on_recovery') {
         expect(m.type).toBe('misfire.fired_once');
         expect(backlog.map((d) => [d.trigger, d.scheduledAt])).toEqual([['misfire_recovery', m.data.lastMissedAt]]);
@@ -139,10 +147,12 @@ describe('durability: restarts, crashes and NATS outages', () => {
       const normal = after.filter((d) => Date.parse(d.scheduledAt) > lastMissed);
       expect(normal.length).toBeGreaterThanOrEqual(1);
       expect(normal.every((d) => d.trigger === 'schedule')).toBe(true);
-      expect(after.length).toBeLessThanOrEqual(backlog.length + 5);
+      expect(after.length).toBeLessThanOrEqual(backlog.length + 6);
       expect(restartAt).toBeGreaterThan(stoppedAt);
-      const ids = o.dispatchesOf('tick').map((d) => d.executionId);
-      expect(new Set(ids).size).toBe(ids.length);
+      // a slot is never dispatched under two execution ids
+      const idsBySlot = new Map<string, Set<string>>();
+      for (const d of o.dispatchesOf('tick')) idsBySlot.set(d.scheduledAt, (idsBySlot.get(d.scheduledAt) ?? new Set()).add(d.executionId));
+      for (const ids of idsBySlot.values()) expect(ids.size).toBe(1);
       await s.kill('SIGTERM');
     }, 60_000);
   }
@@ -184,14 +194,21 @@ describe('durability: restarts, crashes and NATS outages', () => {
     const back = Date.now();
     // the scheduler's own connection comes back; so must the test's
     await until(() => !o.nc.isClosed() && o.dispatches.some((d) => d.receivedAt > back + 1_000), 20_000, 'fires after the outage');
-    const mis = await o.waitEvent('misfire.fired_once', (e) => e.jobId === 'steady', 10_000);
+    const mis = await o.waitEvent('misfire.fired_once', (e) => e.jobId === 'steady', 20_000).catch((err: unknown) => {
+      console.log(s.output.filter((l) => !l.includes('"level":30,') || l.includes('lease') || l.includes('loaded')).slice(-40).join('\n'));
+      throw err;
+    });
     expect(mis.data.missedCount as number).toBeGreaterThanOrEqual(2);
     const v = await show(o, 'steady');
     expect(v.revision).toBe(1);
-    // what could not be written during the outage was rolled back and retried, and the scheduler says so
-    expect(s.output.some((l) => l.includes('job record write failed; state rolled back'))).toBe(true);
-    const ids = o.dispatchesOf('steady').map((d) => d.executionId);
-    expect(new Set(ids).size).toBe(ids.length);
+    // what could not be written during the outage was rolled back and retried, or the lease ran
+    // out and the jobs were reloaded from their stored state: the scheduler says which
+    const said = s.output.filter((l) => l.includes('job record write failed; state rolled back') || l.includes('lease lost'));
+    expect(said.length).toBeGreaterThan(0);
+    console.log(`outage: ${said.map((l) => JSON.parse(l).msg).join(', ')}`);
+    const idsBySlot = new Map<string, Set<string>>();
+    for (const d of o.dispatchesOf('steady')) idsBySlot.set(d.scheduledAt, (idsBySlot.get(d.scheduledAt) ?? new Set()).add(d.executionId));
+    for (const ids of idsBySlot.values()) expect(ids.size).toBe(1);
     await s.kill('SIGTERM');
   }, 60_000);
 });

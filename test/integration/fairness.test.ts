@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, uniquePrefix, type Orchestrator } from '../helpers/harness.js';
+import { spawnScheduler, type SchedulerProcess } from '../helpers/scheduler-process.js';
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -10,11 +11,13 @@ describe('fairness: one orchestrator flooding commands does not starve another',
   let bed: TestBed;
   let a: Orchestrator;
   let b: Orchestrator;
+  let proc: SchedulerProcess;
   const P = uniquePrefix();
 
   beforeAll(async () => {
     bed = await TestBed.start();
-    await bed.scheduler({ SCHED_PREFIX: P, SCHED_MIN_INTERVAL_MS: '100', SCHED_RATE_LIMIT: '200' });
+    // the scheduler runs in its own process, as in production: the flood is not generated on its event loop
+    proc = await spawnScheduler({ NATS_URL: bed.server.url, SCHED_PREFIX: P, SCHED_MIN_INTERVAL_MS: '100', SCHED_RATE_LIMIT: '200' });
     a = await bed.orchestrator(P, 'flooder');
     b = (await bed.orchestrator(P, 'quiet')).serveDispatches().watchEvents();
     b.answer = (d) => {
@@ -22,7 +25,10 @@ describe('fairness: one orchestrator flooding commands does not starve another',
       return { accepted: true };
     };
   });
-  afterAll(async () => bed?.dispose());
+  afterAll(async () => {
+    await proc?.kill('SIGKILL');
+    await bed?.dispose();
+  });
 
   it('the flood is refused with limit_exceeded while the other orchestrator loses nothing', async () => {
     expect((await b.cmd('create', { jobId: 'steady', schedule: { kind: 'interval', every: 200 }, target: { type: 'command', command: 'x' }, misfireGraceMs: 60_000 })).ok).toBe(true);

@@ -37,6 +37,9 @@ describe('supervision: a failing job actor never reaches another job or the proc
     const f = await o.waitEvent('job.faulted', (e) => e.jobId === 'faulty', 5_000);
     expect(f.data).toMatchObject({ error: 'injected fault', event: 'TICK', faults: 1 });
     await until(() => o.eventsOf('job.faulted', 'faulty').length >= 2, 10_000, 'second fault');
+    // the restart is retried with backoff (1 s after the first fault), never in a tight loop
+    const [f1, f2] = o.eventsOf('job.faulted', 'faulty');
+    expect(Date.parse(f2!.at) - Date.parse(f1!.at)).toBeGreaterThanOrEqual(1_000);
     // after the faults (and the restart backoff) it fires again, from its stored state
     await until(() => o.dispatchesOf('faulty').length >= 1, 15_000, 'faulty job firing after restart');
     expect(o.dispatchesOf('healthy').length).toBeGreaterThan(3);

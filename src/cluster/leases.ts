@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+
+/** A lease as stored in `P_leases` under the orchestrator id. */
+export interface LeaseValue {
+  owner: string;
+  acquiredAt: string;
+}
+
+interface Held {
+  revision: number;
+  /** Monotonic instant (performance.now) until which this replica may act for the orchestrator. */
+  validUntil: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const now = (): number => performance.now();
+
+/**
+ * Ownership of orchestrators through leases in the KV bucket `P_leases`, whose `max_age` is the
+ * lease TTL: a lease that is not renewed disappears on the server's clock. A replica holds a lease
+ * by compare-and-set on its revision, renews it every TTL/3, and considers it valid only until
+ * `sentAt + TTL − margin` on its own monotonic clock, where `sentAt` is when it sent the renewal:
+ * the server cannot expire the lease before that instant, so a replica that was frozen or cut
+ * off stops acting before anyone else may take over. Live replicas register under
+ * `_replicas.<id>` in the same bucket.
+ */
+export class LeaseManager {
+  readonly replicaId = randomBytes(6).toString('base64url');
+  private readonly held = new Map<string, Held>();
+  private timer: NodeJS.Timeout | null = null;
+  private replicaRevision = 0;
+  private stopped = false;
+  private readonly margin: number;
+
+  private constructor(
+    private readonly kv: KV,
+    readonly ttlMs: number,
+    private readonly log: Logger,
+    private readonly onLost: (orchestratorId: string) => void,
+  ) {
+    this.margin = Math.max(200, ttlMs / 5);
+  }
+
+  static async open(js: JetStreamClient, bucket: string, ttlMs: number, log: Logger, onLost: (o: string) => void): Promise<LeaseManager> {
+    const kv = await new Kvm(js).create(bucket, { history: 1, ttl: ttlMs });
+    const m = new LeaseManager(kv, ttlMs, log, onLost);
+    await m.heartbeat();
+    m.timer = setInterval(() => void m.renewAll(), Math.max(100, Math.floor(ttlMs / 3)));
+    m.timer.unref();
+    return m;
+  }
+
+  /** True while this replica may act (fire, write, dispatch) for the orchestrator. */
+  owns(orchestratorId: string): boolean {
+    const h = this.held.get(orchestratorId);
+    return h !== undefined && now() < h.validUntil;
+  }
+
+  owned(): string[] {
+    return [...this.held.keys()].filter((o) => this.owns(o));
+  }
+
+  /** The replica holding the orchestrator's lease, or null. */
+  async ownerOf(orchestratorId: string): Promise<string | null> {
+    if (this.owns(orchestratorId)) return this.replicaId;
+    const e = await this.kv.get(orchestratorId);
+    if (!e || e.operation !== 'PUT' || e.length === 0) return null;
+    return (JSON.parse(dec.decode(e.value)) as LeaseValue).owner;
+  }
+
+  /** Takes the lease when nobody holds it; true when this replica now owns the orchestrator. */
+  async acquire(orchestratorId: string): Promise<boolean> {
+    if (this.stopped) return false;
+    if (this.owns(orchestratorId)) return true;
+    const sentAt = now();
+    const value = enc.encode(JSON.stringify({ owner: this.replicaId, acquiredAt: new Date().toISOString() } satisfies LeaseValue));
+    try {
+      const revision = await this.kv.create(orchestratorId, value);
+      this.held.set(orchestratorId, { revision, validUntil: sentAt + this.ttlMs - this.margin });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Gives the lease up (for rebalancing or shutdown). */
+  async release(orchestratorId: string): Promise<void> {
+    const h = this.held.get(orchestratorId);
+    this.held.delete(orchestratorId);
+    if (h) await this.kv.delete(orchestratorId, { previousSeq: h.revision }).catch(() => undefined);
+  }
+
+  /** Ids of the live replicas (including this one). */
+  async replicas(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const k of await this.kv.keys('_replicas.*')) ids.push(k.slice('_replicas.'.length));
+    return ids;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const o of [...this.held.keys()]) await this.release(o);
+    await this.kv.delete(`_replicas.${this.replicaId}`).catch(() => undefined);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const key = `_replicas.${this.replicaId}`;
+    const value = enc.encode(JSON.stringify({ at: new Date().toISOString() }));
+    try {
+      this.replicaRevision = this.replicaRevision === 0 ? await this.kv.create(key, value) : await this.kv.update(key, value, this.replicaRevision);
+    } catch {
+      this.replicaRevision = await this.kv.put(key, value).catch(() => 0);
+    }
+  }
+
+  private async renewAll(): Promise<void> {
+    if (this.stopped) return;
+    await this.heartbeat().catch(() => undefined);
+    await Promise.all(
+      [...this.held].map(async ([o, h]) => {
+        const sentAt = now();
+        if (sentAt >= h.validUntil) {
+          this.lose(o, 'lease ran out before it could be renewed');
+          return;
+        }
+        try {
+          const value = enc.encode(JSON.stringify({ owner: this.replicaId, acquiredAt: new Date().toISOString() } satisfies LeaseValue));
+          const revision = await this.kv.update(o, value, h.revision);
+          if (this.held.get(o) === h) this.held.set(o, { revision, validUntil: sentAt + this.ttlMs - this.margin });
+        } catch (err) {
+          this.lose(o, `renewal refused: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  private lose(o: string, reason: string): void {
+    if (!this.held.delete(o)) return;
+    this.log.warn({ orchestratorId: o, replicaId: this.replicaId, reason }, 'lease lost');
+    this.onLost(o);
+  }
+}
