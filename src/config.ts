@@ -20,6 +20,12 @@ const envSchema = z.object({
   NATS_PASS: z.string().optional(),
   NATS_TOKEN: z.string().optional(),
   NATS_CREDS: z.string().optional(),
+  /** TLS: CA certificate file that signed the server's certificate (PEM). */
+  NATS_CA: z.string().optional(),
+  /** TLS client certificate (PEM), for a server with `verify: true`; goes with NATS_KEY. */
+  NATS_CERT: z.string().optional(),
+  /** TLS client private key (PEM). */
+  NATS_KEY: z.string().optional(),
   SCHED_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a single subject token of letters, digits, _ or - (at most 32)')

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { answers, startEmbeddedNats, type EmbeddedNats } from './runtime/embedded.js';
@@ -7,7 +6,7 @@ import { startHttpServer } from './runtime/http.js';
 import { startInspectionServer, type InspectionServer } from './runtime/inspection.js';
 import { Metrics } from './runtime/metrics.js';
 import { Scheduler } from './runtime/scheduler.js';
-import { connectionOptions } from './transport/connection.js';
+import { connectNats } from './transport/connection.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -38,7 +37,7 @@ async function main(): Promise<void> {
   }
   let nc;
   try {
-    nc = await connect(connectionOptions({ ...config, NATS_URL: url }, `scheduler:${config.SCHED_PREFIX}`));
+    nc = await connectNats({ ...config, NATS_URL: url }, `scheduler:${config.SCHED_PREFIX}`);
   } catch (err) {
     process.stderr.write(`scheduler: cannot connect to NATS at ${url}: ${(err as Error).message}\n`);
     await embedded?.stop();
@@ -83,7 +82,9 @@ async function main(): Promise<void> {
 
   booting = (async () => {
     const metrics = new Metrics();
-    http = config.SCHED_HTTP_PORT === 0 ? null : await startHttpServer(config.SCHED_HTTP_PORT, () => (scheduler?.isReady ?? false) && !nc.isClosed(), metrics.registry);
+    http = config.SCHED_HTTP_PORT === 0 ? null : await startHttpServer(config.SCHED_HTTP_PORT, () => (scheduler?.isReady ?? false) && !nc.isClosed(), metrics.registry, () =>
+      scheduler ? { replicaId: scheduler.replicaId, orchestrators: scheduler.ownedOrchestrators().sort() } : null,
+    );
     if (config.SCHED_INSPECT_PORT !== undefined) {
       inspection = await startInspectionServer(config.SCHED_INSPECT_PORT, log, function* () {
         if (scheduler) for (const a of scheduler.jobActors()) yield a.ref;

@@ -27,14 +27,27 @@ export const instantSchema = z.string().max(64).transform((s, ctx) => {
   return ms;
 });
 
+/**
+ * Longest duration accepted: 1000 years. Far beyond any schedule, and small enough that an
+ * instant plus a few durations (a slot, a deadline, the next 5 runs) stays inside the range a
+ * JavaScript Date can represent, so no computed instant is ever unrepresentable.
+ */
+export const MAX_DURATION_MS = 1000 * 365.25 * 86_400_000;
+
 /** Milliseconds as a number, or `500ms` `30s` `15m` `2h` `1d` or ISO-8601 (`PT15M`); yields ms. */
 export const durationSchema = z.union([z.number(), z.string().max(64)]).transform((v, ctx) => {
+  let ms: number;
   try {
-    return parseDuration(v);
+    ms = parseDuration(v);
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid duration' });
     return z.NEVER;
   }
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: `duration must be at most ${MAX_DURATION_MS} ms (1000 years)` });
+    return z.NEVER;
+  }
+  return ms;
 });
 
 export const scheduleInputSchema = z.discriminatedUnion('kind', [

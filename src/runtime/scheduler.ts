@@ -23,6 +23,8 @@ import { ExecutionConsumer, type ExecutionKind } from '../transport/executionCon
 import { ensureStreams } from '../transport/streams.js';
 import { names, type Names } from '../transport/subjects.js';
 import { LeaseManager } from '../cluster/leases.js';
+import { commandStatsFromHistogram, startDiscovery, type Discovery } from '../transport/discovery.js';
+import { VERSION } from './version.js';
 import { OrchestratorRegistry } from '../cluster/registry.js';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 
@@ -56,6 +58,7 @@ export class Scheduler {
   private leases!: LeaseManager;
   private registry!: OrchestratorRegistry;
   private forwardSub: Subscription | null = null;
+  private discovery: Discovery | null = null;
   private balancer: NodeJS.Timeout | null = null;
   /** Orchestrators being taken over (lease acquired, jobs loading). */
   private readonly gaining = new Map<string, { adopted: Promise<void>; done: Promise<boolean> }>();
@@ -139,6 +142,15 @@ export class Scheduler {
     this.balancer = setInterval(() => void this.balance().catch((err: unknown) => log.warn({ err }, 'rebalance failed')), Math.max(200, config.SCHED_LEASE_TTL_MS / 3));
     this.balancer.unref();
     this.ready = true;
+    this.discovery = await startDiscovery(nc, {
+      prefix: this.names.prefix,
+      version: VERSION,
+      replicaId: this.leases.replicaId,
+      commandStats: () => commandStatsFromHistogram(this.metrics.commandDuration),
+    });
+    void this.discovery.stopped.then((err) => {
+      if (err && !this.stopping) log.warn({ err }, 'service discovery stopped');
+    });
     log.info({ prefix: this.names.prefix, replicaId: this.leases.replicaId, server: nc.info?.version }, 'scheduler ready');
   }
 
@@ -432,6 +444,7 @@ export class Scheduler {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.ready = false;
+      await this.discovery?.stop();
       if (this.balancer) clearInterval(this.balancer);
       await this.commands.stop();
       await this.executions?.stop();

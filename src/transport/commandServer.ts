@@ -12,7 +12,33 @@ export type CommandHandler = (orchestratorId: string, op: Operation, body: unkno
 const OPS = new Set<string>(Object.values(Operation));
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Parses a request body: UTF-8 JSON object (an empty body is `{}`). */
+/**
+ * Deepest nesting of arrays/objects accepted in a body. Deeper JSON parses, but serialising it
+ * again (size check, KV write, event, log) overflows the stack, so it is refused up front.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** True when the JSON text opens more than `max` arrays/objects at once (strings are skipped). */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** Parses a request body: UTF-8 JSON object (an empty body is `{}`), nested at most MAX_JSON_DEPTH deep. */
 export function parseBody(data: Uint8Array): unknown {
   if (data.length === 0) return {};
   let text: string;
@@ -20,6 +46,9 @@ export function parseBody(data: Uint8Array): unknown {
     text = decoder.decode(data);
   } catch {
     throw new SchedulerError('invalid_request', 'body is not valid UTF-8');
+  }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new SchedulerError('invalid_request', `body nests arrays/objects deeper than ${MAX_JSON_DEPTH} levels`);
   }
   let body: unknown;
   try {
@@ -87,8 +116,8 @@ export class CommandServer {
     } catch (err) {
       if (err instanceof SchedulerError && err.code !== 'internal') {
         error = err.toWire();
-        const level = err.code === 'invalid_request' || err.code === 'limit_exceeded' ? 'warn' : 'info';
-        this.log[level]({ orchestratorId, subject: msg.subject, code: err.code, reason: err.message }, 'command refused');
+        // Denied and malformed requests alike: orchestrator, subject and reason, never the body.
+        this.log.warn({ orchestratorId, subject: msg.subject, code: err.code, reason: err.message }, 'command refused');
       } else {
         const correlationId = randomUUID();
         this.log.error({ err, orchestratorId, subject: msg.subject, correlationId }, 'command failed');
