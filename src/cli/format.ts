@@ -1,0 +1,97 @@
+import type { JobView, SchedulerEvent } from '../client/types.js';
+
+const UNITS: [number, string][] = [
+  [86_400_000, 'd'],
+  [3_600_000, 'h'],
+  [60_000, 'm'],
+  [1_000, 's'],
+];
+
+/** 3600000 → `1h`, 90000 → `90s`, 1500 → `1500ms`: the largest unit that divides it. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  for (const [size, unit] of UNITS) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+export function formatSchedule(s: JobView['schedule']): string {
+  switch (s.kind) {
+    case 'cron':
+      return `cron ${s.expression} (${s.timezone})`;
+    case 'interval':
+      return `every ${formatDuration(s.every)}`;
+    case 'once':
+      return `once at ${s.at}`;
+  }
+}
+
+export function formatTarget(t: JobView['target']): string {
+  if (t.type === 'workflow_start') {
+    return `workflow_start ${t.workflowId}${t.inputs === undefined ? '' : ` inputs ${JSON.stringify(t.inputs)}`}`;
+  }
+  return `command ${t.command}${t.args === undefined ? '' : ` args ${JSON.stringify(t.args)}`}`;
+}
+
+const lastResult = (j: JobView): string => (j.lastResult ? `${j.lastResult.status} ${j.lastResult.at}` : '-');
+
+/** Left-aligned columns, two spaces apart. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function jobTable(jobs: JobView[]): string {
+  return table(
+    ['JOB', 'STATE', 'SCHEDULE', 'NEXT RUN', 'LAST RESULT'],
+    jobs.map((j) => [j.jobId, j.state, formatSchedule(j.schedule), j.nextRunAt ?? '-', lastResult(j)]),
+  );
+}
+
+/** Every field of a job view, one per line (what `show` prints). */
+export function jobDetails(j: JobView): string {
+  const rows: [string, string][] = [
+    ['job', j.name ? `${j.jobId} (${j.name})` : j.jobId],
+    ['orchestrator', j.orchestratorId],
+    ['state', j.paused && j.pausedReason ? `${j.state} (${j.pausedReason})` : j.state],
+    ['schedule', formatSchedule(j.schedule)],
+    ['target', formatTarget(j.target)],
+    ['start at', j.startAt ?? '-'],
+    ['end at', j.endAt ?? '-'],
+    ['labels', Object.entries(j.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '-'],
+    ['overlap', j.overlapPolicy],
+    ['misfire', `${j.misfirePolicy} (grace ${formatDuration(j.misfireGraceMs)})`],
+    ['max runtime', formatDuration(j.maxRuntimeMs)],
+    ['dispatch', `timeout ${formatDuration(j.dispatchTimeoutMs)}, ${j.dispatchRetry.attempts} attempts, backoff ${formatDuration(j.dispatchRetry.backoffMs)}`],
+    ['next run', j.nextRunAt ?? '-'],
+  ];
+  if (j.nextRuns) rows.push(['next runs', j.nextRuns.length ? j.nextRuns.join('\n') : '-']);
+  rows.push(
+    ['last scheduled', j.lastScheduledAt ?? '-'],
+    ['last fired', j.lastFiredAt ?? '-'],
+    ['last result', j.lastResult ? `${j.lastResult.status} at ${j.lastResult.at} (${j.lastResult.executionId})` : '-'],
+    [
+      'active',
+      j.activeExecutions.length
+        ? j.activeExecutions.map((a) => `${a.executionId} ${a.state} ${a.trigger} scheduled ${a.scheduledAt} deadline ${a.deadlineAt}`).join('\n')
+        : '-',
+    ],
+    ['buffered slot', j.bufferedSlot?.scheduledAt ?? '-'],
+    ['counters', Object.entries(j.counters).map(([k, v]) => `${k} ${v}`).join(', ')],
+    ['revision', String(j.revision)],
+    ['created', j.createdAt],
+    ['updated', j.updatedAt],
+  );
+  const w = Math.max(...rows.map(([k]) => k.length)) + 2;
+  return rows.map(([k, v]) => v.split('\n').map((l, i) => `${(i === 0 ? k : '').padEnd(w)}${l}`).join('\n')).join('\n');
+}
+
+/** One line per event, columns two spaces apart: time, job, type, execution (or -), data. */
+export function eventLine(e: SchedulerEvent): string {
+  const data = e.data && Object.keys(e.data).length ? JSON.stringify(e.data) : '';
+  return `${e.at}  ${e.jobId}  ${e.type}  ${e.executionId ?? '-'}  ${data}`.trimEnd();
+}

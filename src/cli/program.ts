@@ -1,0 +1,380 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { SchedulerClient, sinceToEpochMs } from '../client/client.js';
+import { isSchedulerClientError, type SchedulerClientError } from '../client/errors.js';
+import type { JobView } from '../client/types.js';
+import { JobState, MisfirePolicy, OverlapPolicy, values } from '../contract/constants.js';
+import { isValidId } from '../contract/ids.js';
+import { connectionOptions, type NatsSettings } from '../transport/connection.js';
+import { parseDuration } from '../schedule/duration.js';
+import {
+  UsageError,
+  createBody,
+  durationArg,
+  intArg,
+  jsonArg,
+  jsonObjectArg,
+  labelArg,
+  needsCurrent,
+  updatePatch,
+  type SpecOptions,
+} from './args.js';
+import { eventLine, jobDetails, jobTable } from './format.js';
+
+/** Exit codes: 0 ok, 1 the scheduler (or the server) refused or failed, 2 a usage error. */
+export const EXIT_OK = 0;
+export const EXIT_ERROR = 1;
+export const EXIT_USAGE = 2;
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: Record<string, string | undefined>;
+  /** Resolves when the user asks to stop (SIGINT/SIGTERM): ends `events --follow`. */
+  interrupted: Promise<void>;
+}
+
+interface GlobalOptions {
+  server: string;
+  prefix: string;
+  orchestrator?: string;
+  json?: boolean;
+  timeout: number;
+}
+
+/** A connection and a client for one command, closed when it is done. */
+class Session {
+  private nc: NatsConnection | null = null;
+
+  constructor(
+    private readonly g: GlobalOptions,
+    private readonly env: Record<string, string | undefined>,
+  ) {}
+
+  async client(): Promise<SchedulerClient> {
+    const orchestratorId = this.g.orchestrator;
+    if (orchestratorId === undefined || orchestratorId === '') {
+      throw new UsageError('an orchestrator is required: -o/--orchestrator <id> or SCHED_ORCHESTRATOR');
+    }
+    if (!isValidId(orchestratorId)) throw new UsageError(`orchestrator "${orchestratorId}" must match ^[A-Za-z0-9_-]{1,64}$`);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(this.g.prefix)) throw new UsageError(`prefix "${this.g.prefix}" must match ^[A-Za-z0-9_-]{1,32}$`);
+    // every NATS_* variable the scheduler reads (credentials, TLS files), --server over NATS_URL
+    const settings: NatsSettings = { ...this.env, NATS_URL: this.g.server };
+    try {
+      this.nc = await connect({ ...connectionOptions(settings, 'schedctl'), timeout: Math.min(this.g.timeout, 5_000) });
+    } catch (err) {
+      throw new ConnectError(`cannot connect to ${this.g.server}: ${(err as Error).message}`);
+    }
+    return new SchedulerClient({ nc: this.nc, prefix: this.g.prefix, orchestratorId, timeoutMs: this.g.timeout });
+  }
+
+  async close(): Promise<void> {
+    const nc = this.nc;
+    this.nc = null;
+    if (nc) await nc.close().catch(() => undefined);
+  }
+}
+
+class ConnectError extends Error {
+  override readonly name = 'ConnectError';
+}
+
+const SPEC_HELP = `
+Durations are milliseconds or 500ms, 30s, 15m, 2h, 1d, PT15M. Instants are ISO-8601 with an
+offset (2026-12-01T00:00:00Z). JSON values are given inline or as @file (@- reads stdin).`;
+
+/** The options of a job spec, for `create` (all of them) and `update` (no --paused, `none` clears). */
+function addSpecOptions(cmd: Command, forUpdate: boolean): Command {
+  const durations: [string, string][] = [
+    ['--misfire-grace <duration>', 'how late a slot may fire normally (misfireGraceMs, default 60s)'],
+    ['--max-runtime <duration>', 'time out an execution without completion or heartbeat (maxRuntimeMs, default 1h)'],
+    ['--dispatch-timeout <duration>', 'wait for the dispatch reply (dispatchTimeoutMs, default 5s)'],
+    ['--retry-backoff <duration>', 'pause between dispatch attempts (dispatchRetry.backoffMs, default 1s)'],
+  ];
+  cmd
+    .option('--cron <expression>', 'cron schedule (5 fields, or 6 with seconds first)')
+    .option('--timezone <zone>', 'IANA time zone of --cron (default UTC)')
+    .addOption(new Option('--every <duration>', 'interval schedule').argParser(durationArg))
+    .option('--at <instant>', 'one-time schedule')
+    .option('--workflow <workflowId>', 'target: start this workflow (workflow_start)')
+    .addOption(new Option('--inputs <json>', 'inputs of the workflow (JSON or @file)').argParser(jsonArg))
+    .option('--command <command>', 'target: run this command (command)')
+    .addOption(new Option('--args <json>', 'args of the command (JSON or @file)').argParser(jsonArg))
+    .option('--name <name>', forUpdate ? 'display name ("" clears it)' : 'display name')
+    .addOption(new Option('--label <key=value>', 'a label (repeatable; replaces all labels)').argParser(labelArg))
+    .option('--start-at <instant>', forUpdate ? 'no slot before this instant (none clears it)' : 'no slot before this instant')
+    .option('--end-at <instant>', forUpdate ? 'no slot after this instant (none clears it)' : 'no slot after this instant')
+    .addOption(new Option('--overlap <policy>', 'overlap policy').choices(values(OverlapPolicy)))
+    .option('--allow-overlap', 'same as --overlap allow')
+    .option('--no-allow-overlap', 'allowOverlap: false')
+    .addOption(new Option('--misfire <policy>', 'misfire policy').choices(values(MisfirePolicy)));
+  for (const [flags, text] of durations) cmd.addOption(new Option(flags, text).argParser(durationArg));
+  cmd.addOption(new Option('--retry-attempts <n>', 'dispatch attempts in all (dispatchRetry.attempts, default 3)').argParser(intArg));
+  if (!forUpdate) cmd.option('--paused', 'create the job paused');
+  return cmd;
+}
+
+/** Builds the `schedctl` program. Actions set `exitCode`; nothing calls process.exit. */
+export function buildProgram(io: Io, result: { exitCode: number }): Command {
+  const program = new Command('schedctl');
+  program
+    .description('Manage the jobs of an orchestrator on a NATS scheduler (SPEC: subjects P.<o>.schedule.<op>).')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    .addOption(new Option('--server <url>', 'NATS server URL(s), comma separated').env('NATS_URL').default('nats://127.0.0.1:4222'))
+    .addOption(new Option('--prefix <prefix>', 'subject prefix of the scheduler (SCHED_PREFIX)').env('SCHED_PREFIX').default('sched'))
+    .addOption(new Option('-o, --orchestrator <id>', 'orchestrator the jobs belong to').env('SCHED_ORCHESTRATOR'))
+    .addOption(new Option('--timeout <duration>', 'request timeout').default(10_000, '10s').argParser(durationMs))
+    .option('--json', 'print raw JSON (the scheduler\'s replies; events as one JSON object per line)')
+    .addHelpText('after', `
+Credentials and TLS come from the scheduler's variables: NATS_USER/NATS_PASS, NATS_TOKEN, NATS_CREDS,
+NATS_CA/NATS_CERT/NATS_KEY.
+Exit codes: 0 ok, 1 error from the scheduler ("error <code>: <message>"), 2 usage.`);
+
+  /** Runs an action with a session; maps errors to exit codes. */
+  const action =
+    <A extends unknown[]>(fn: (s: Session, g: GlobalOptions, ...args: A) => Promise<void>) =>
+    async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const session = new Session(g, io.env);
+      try {
+        await fn(session, g, ...(args.slice(0, -1) as A));
+        result.exitCode = EXIT_OK;
+      } catch (err) {
+        result.exitCode = report(err, g, io);
+      } finally {
+        await session.close();
+      }
+    };
+
+  const print = (g: GlobalOptions, reply: object, human: () => string): void => {
+    io.out(`${g.json ? JSON.stringify({ ok: true, ...reply }) : human()}\n`);
+  };
+
+  addSpecOptions(
+    program
+      .command('create')
+      .description('create a job: a schedule (--cron, --every or --at) and a target (--workflow or --command)')
+      .argument('[jobId]', 'job id (generated when left out)')
+      .addOption(new Option('--spec <json>', 'a whole job spec (JSON or @file); options override its fields').argParser(jsonObjectArg)),
+    false,
+  )
+    .addHelpText('after', SPEC_HELP)
+    .action(
+      action(async (s, g, jobId: string | undefined, o: SpecOptions & { spec?: Record<string, unknown> }) => {
+        const body = createBody(jobId, o);
+        const job = await (await s.client()).create(body);
+        print(g, { job }, () => jobDetails(job));
+      }),
+    );
+
+  program
+    .command('list')
+    .description('list the jobs: job, state, schedule, next run, last result')
+    .addOption(new Option('--state <state>', 'only jobs in this state').choices(values(JobState)))
+    .addOption(new Option('--label <key=value>', 'only jobs with this label (repeatable)').argParser(labelArg))
+    .addOption(new Option('--limit <n>', 'jobs per page (default 100, max 1000)').argParser(intArg))
+    .option('--cursor <cursor>', 'continue after this cursor (from a previous page)')
+    .option('--all', 'follow the cursor through every page')
+    .action(
+      action(async (s, g, o: { state?: JobState; label?: Record<string, string>; limit?: number; cursor?: string; all?: boolean }) => {
+        const client = await s.client();
+        const query = {
+          ...(o.state !== undefined && { state: o.state }),
+          ...(o.label !== undefined && { labels: o.label }),
+          ...(o.limit !== undefined && { limit: o.limit }),
+        };
+        if (o.all) {
+          const jobs: JobView[] = [];
+          for await (const j of client.listAll(query)) jobs.push(j);
+          print(g, { jobs }, () => (jobs.length ? jobTable(jobs) : 'no jobs'));
+          return;
+        }
+        const page = await client.list(o.cursor === undefined ? query : { ...query, cursor: o.cursor });
+        print(g, page, () =>
+          (page.jobs.length ? jobTable(page.jobs) : 'no jobs') + (page.nextCursor ? `\nmore: --cursor ${page.nextCursor} (or --all)` : ''),
+        );
+      }),
+    );
+
+  program
+    .command('show')
+    .description('show everything about a job, with its next runs and active executions')
+    .argument('<jobId>')
+    .action(
+      action(async (s, g, jobId: string) => {
+        const job = await (await s.client()).show(jobId);
+        print(g, { job }, () => jobDetails(job));
+      }),
+    );
+
+  addSpecOptions(
+    program
+      .command('update')
+      .description('change a job: give only what changes (a new schedule counts from now)')
+      .argument('<jobId>')
+      .addOption(new Option('--patch <json>', 'a patch (JSON or @file); options override its fields').argParser(jsonObjectArg))
+      .addOption(new Option('--expected-revision <n>', 'refuse (conflict) unless the job is at this revision').argParser(intArg)),
+    true,
+  )
+    .addHelpText('after', SPEC_HELP)
+    .action(
+      action(async (s, g, jobId: string, o: SpecOptions & { patch?: Record<string, unknown>; expectedRevision?: number }) => {
+        const client = await s.client();
+        const current = needsCurrent(o) ? await client.show(jobId) : undefined;
+        const patch = updatePatch(o, current);
+        const job = await client.update(jobId, patch, o.expectedRevision === undefined ? {} : { expectedRevision: o.expectedRevision });
+        print(g, { job }, () => jobDetails(job));
+      }),
+    );
+
+  program
+    .command('pause')
+    .description('pause a job (idempotent); active executions go on')
+    .argument('<jobId>')
+    .option('--reason <text>', 'why (shown by show)')
+    .action(
+      action(async (s, g, jobId: string, o: { reason?: string }) => {
+        const job = await (await s.client()).pause(jobId, o.reason === undefined ? {} : { reason: o.reason });
+        print(g, { job }, () => jobDetails(job));
+      }),
+    );
+
+  program
+    .command('resume')
+    .description('resume a job from the first slot after now')
+    .argument('<jobId>')
+    .action(
+      action(async (s, g, jobId: string) => {
+        const job = await (await s.client()).resume(jobId);
+        print(g, { job }, () => jobDetails(job));
+      }),
+    );
+
+  program
+    .command('delete')
+    .description('delete a job')
+    .argument('<jobId>')
+    .action(
+      action(async (s, g, jobId: string) => {
+        await (await s.client()).delete(jobId);
+        print(g, {}, () => `deleted ${jobId}`);
+      }),
+    );
+
+  program
+    .command('run-now')
+    .description('dispatch one execution now (the overlap policy applies unless --ignore-overlap)')
+    .argument('<jobId>')
+    .addOption(new Option('--inputs <json>', 'inputs for this execution (JSON or @file)').argParser(jsonArg))
+    .option('--ignore-overlap', 'dispatch even if an execution is active')
+    .action(
+      action(async (s, g, jobId: string, o: { inputs?: unknown; ignoreOverlap?: boolean }) => {
+        const r = await (await s.client()).runNow(jobId, {
+          ...(o.inputs !== undefined && { inputs: o.inputs }),
+          ...(o.ignoreOverlap && { ignoreOverlap: true }),
+        });
+        print(g, r, () => r.executionId);
+      }),
+    );
+
+  program
+    .command('events')
+    .description('audit events of the orchestrator, or of one job, from the durable events stream')
+    .argument('[jobId]', 'only this job')
+    .option('--since <time>', 'from this instant (ISO-8601) or this long ago (15m, 2h, 1d); default: all kept')
+    .option('-f, --follow', 'keep waiting for new events (Ctrl-C ends)')
+    .action(
+      action(async (s, g, jobId: string | undefined, o: { since?: string; follow?: boolean }) => {
+        if (jobId !== undefined && !isValidId(jobId)) throw new UsageError(`jobId "${jobId}" must match ^[A-Za-z0-9_-]{1,64}$`);
+        if (o.since !== undefined && sinceToEpochMs(o.since, Date.now()) === null) {
+          throw new UsageError(`--since "${o.since}": give an ISO-8601 instant with an offset or a duration (15m, 2h, 1d)`);
+        }
+        const client = await s.client();
+        const stream = client.events({
+          ...(jobId !== undefined && { jobId }),
+          ...(o.since !== undefined && { since: o.since }),
+          follow: o.follow ?? false,
+        });
+        void io.interrupted.then(() => stream.close());
+        for await (const e of stream) io.out(`${g.json ? JSON.stringify(e) : eventLine(e)}\n`);
+      }),
+    );
+
+  program
+    .command('machine')
+    .description('the job state machine: its definition as JSON, or a Mermaid diagram')
+    .option('--mermaid', 'print a Mermaid stateDiagram-v2')
+    .option('--job <jobId>', 'mark the current state of this job (fetched with show; needs -o)')
+    .action(
+      action(async (s, g, o: { mermaid?: boolean; job?: string }) => {
+        const job = o.job === undefined ? undefined : await (await s.client()).show(o.job);
+        // loaded here only: the other commands do without XState
+        const [{ jobMachine }, { toMermaid }] = await Promise.all([import('../machines/jobMachine.js'), import('./mermaid.js')]);
+        if (o.mermaid) {
+          io.out(
+            `${toMermaid(jobMachine, job ? { current: job.state, currentNote: `job ${job.jobId} (${job.orchestratorId}) is here` } : {})}\n`,
+          );
+          return;
+        }
+        const definition = jobMachine.toJSON();
+        io.out(`${JSON.stringify(job ? { jobId: job.jobId, orchestratorId: job.orchestratorId, state: job.state, machine: definition } : definition, null, g.json ? undefined : 2)}\n`);
+      }),
+    );
+
+  return program;
+}
+
+function durationMs(value: string): number {
+  try {
+    const ms = parseDuration(/^\d+$/.test(value) ? Number(value) : value);
+    if (ms <= 0) throw new Error('must be positive');
+    return ms;
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** Prints an error and returns its exit code. */
+function report(err: unknown, g: GlobalOptions, io: Io): number {
+  if (err instanceof UsageError) {
+    io.err(`error: ${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (isSchedulerClientError(err)) {
+    printSchedulerError(err, g, io);
+    return EXIT_ERROR;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const code = err instanceof ConnectError ? 'unavailable' : 'internal';
+  if (g.json) io.out(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
+  io.err(`error ${code}: ${message}\n`);
+  return EXIT_ERROR;
+}
+
+function printSchedulerError(err: SchedulerClientError, g: GlobalOptions, io: Io): void {
+  if (g.json) {
+    const error = err.details === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, details: err.details };
+    io.out(`${JSON.stringify({ ok: false, error })}\n`);
+  }
+  const lines = [`error ${err.code}: ${err.message}`];
+  if (err.code === 'invalid_request' && Array.isArray(err.details)) {
+    for (const d of err.details as { path?: unknown; message?: unknown }[]) lines.push(`  ${String(d.path) || '(body)'}: ${String(d.message)}`);
+  }
+  io.err(`${lines.join('\n')}\n`);
+}
+
+/** Parses `argv` (as `process.argv`), runs the command, resolves with the exit code. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  const result = { exitCode: EXIT_OK };
+  const program = buildProgram(io, result);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    throw err;
+  }
+  return result.exitCode;
+}

@@ -1,0 +1,276 @@
+import { jetstream, type Consumer, type ConsumerMessages, DeliverPolicy } from '@nats-io/jetstream';
+import { NoRespondersError, RequestError, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { Operation } from '../contract/constants.js';
+import type { WireError } from '../contract/errors.js';
+import { isValidId } from '../contract/ids.js';
+import { parseDuration } from '../schedule/duration.js';
+import { commandSubject, names } from '../transport/subjects.js';
+import { InternalError, InvalidRequestError, UnavailableError, errorFromWire, type RequestContext } from './errors.js';
+import type {
+  CreateJobInput,
+  JobDetails,
+  JobPage,
+  JobPatch,
+  JobView,
+  ListJobsInput,
+  PauseOptions,
+  RunNowOptions,
+  RunNowResult,
+  SchedulerEvent,
+  UpdateOptions,
+} from './types.js';
+
+export const DEFAULT_PREFIX = 'sched';
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** `SCHED_PREFIX` as the scheduler accepts it (src/config.ts). */
+const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+export interface SchedulerClientOptions {
+  /** A connected NATS client; the scheduler client never closes it. */
+  nc: NatsConnection;
+  /** `SCHED_PREFIX` of the scheduler deployment (default `sched`). */
+  prefix?: string;
+  /** The orchestrator every call is scoped to. */
+  orchestratorId: string;
+  /** How long to wait for a reply (default 10 s); no reply is an `UnavailableError`. */
+  timeoutMs?: number;
+}
+
+export interface EventsOptions {
+  /** Only this job's events (filter `P.<o>.events.<jobId>.>`); default all of the orchestrator's. */
+  jobId?: string;
+  /**
+   * Where to start: a Date, epoch ms, an ISO-8601 instant, or a duration (`15m`, `PT1H`) meaning
+   * that long ago. Default: the oldest event the stream keeps (`SCHED_EVENTS_MAX_AGE`).
+   */
+  since?: Date | number | string;
+  /** Keep waiting for new events (default true); false ends after the last stored event. */
+  follow?: boolean;
+}
+
+/**
+ * A client for the commands of SPEC §4, scoped to one orchestrator. Every method resolves with
+ * the reply's payload or rejects with a {@link SchedulerClientError} subclass per wire code;
+ * a scheduler that does not answer (no responders, timeout) is an {@link UnavailableError}.
+ *
+ * ```ts
+ * const client = new SchedulerClient({ nc, orchestratorId: 'acme' });
+ * const job = await client.create({ schedule: { kind: 'cron', expression: '0 2 * * *' }, target: { type: 'command', command: 'report' } });
+ * ```
+ */
+export class SchedulerClient {
+  readonly nc: NatsConnection;
+  readonly prefix: string;
+  readonly orchestratorId: string;
+  private readonly timeoutMs: number;
+
+  constructor(opts: SchedulerClientOptions) {
+    this.nc = opts.nc;
+    this.prefix = opts.prefix ?? DEFAULT_PREFIX;
+    this.orchestratorId = opts.orchestratorId;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // Both end up as subject tokens: a `.`, `*` or `>` would reach other subjects.
+    const bad = !PREFIX_PATTERN.test(this.prefix)
+      ? { path: 'prefix', message: 'must match ^[A-Za-z0-9_-]{1,32}$' }
+      : !isValidId(this.orchestratorId)
+        ? { path: 'orchestratorId', message: 'must match ^[A-Za-z0-9_-]{1,64}$' }
+        : null;
+    if (bad) {
+      throw new InvalidRequestError({
+        orchestratorId: String(this.orchestratorId),
+        operation: 'client',
+        message: `${bad.path} ${bad.message}`,
+        details: [bad],
+      });
+    }
+  }
+
+  /** Creates a job; resolves with its normalised view. */
+  async create(spec: CreateJobInput): Promise<JobView> {
+    return (await this.request<{ job: JobView }>(Operation.create, spec, spec.jobId)).job;
+  }
+
+  /** One page of this orchestrator's jobs (by `jobId`), filtered by state and labels. */
+  async list(query: ListJobsInput = {}): Promise<JobPage> {
+    const r = await this.request<JobPage>(Operation.list, query);
+    return r.nextCursor === undefined ? { jobs: r.jobs } : { jobs: r.jobs, nextCursor: r.nextCursor };
+  }
+
+  /** Every matching job, page after page. */
+  async *listAll(query: Omit<ListJobsInput, 'cursor'> = {}): AsyncGenerator<JobView> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.list(cursor === undefined ? query : { ...query, cursor });
+      yield* page.jobs;
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+  }
+
+  /** A job with its next 5 slots. */
+  async show(jobId: string): Promise<JobDetails> {
+    return (await this.request<{ job: JobDetails }>(Operation.show, { jobId }, jobId)).job;
+  }
+
+  /** Changes a job's definition; a new schedule counts from now. */
+  async update(jobId: string, patch: JobPatch, opts: UpdateOptions = {}): Promise<JobView> {
+    const body = opts.expectedRevision === undefined ? { jobId, patch } : { jobId, patch, expectedRevision: opts.expectedRevision };
+    return (await this.request<{ job: JobView }>(Operation.update, body, jobId)).job;
+  }
+
+  /** Stops the schedule (idempotent); active executions go on. */
+  async pause(jobId: string, opts: PauseOptions = {}): Promise<JobView> {
+    return (await this.request<{ job: JobView }>(Operation.pause, { ...opts, jobId }, jobId)).job;
+  }
+
+  /** Restarts the schedule from the first slot after now. */
+  async resume(jobId: string): Promise<JobView> {
+    return (await this.request<{ job: JobView }>(Operation.resume, { jobId }, jobId)).job;
+  }
+
+  async delete(jobId: string): Promise<void> {
+    await this.request<object>(Operation.delete, { jobId }, jobId);
+  }
+
+  /** Dispatches one execution now (overlap policy applies unless `ignoreOverlap`). */
+  async runNow(jobId: string, opts: RunNowOptions = {}): Promise<RunNowResult> {
+    const r = await this.request<RunNowResult>(Operation.run_now, { ...opts, jobId }, jobId);
+    return { executionId: r.executionId };
+  }
+
+  /**
+   * The orchestrator's audit events (SPEC §7) from the durable `P_EVENTS` stream, through an
+   * ordered consumer: in order, from `since`, without gaps. Iterate it with `for await`; `close()`
+   * (or leaving the loop) removes the consumer.
+   */
+  events(opts: EventsOptions = {}): EventStream {
+    const ctx: RequestContext = { orchestratorId: this.orchestratorId, operation: 'events', jobId: opts.jobId };
+    if (opts.jobId !== undefined && !isValidId(opts.jobId)) {
+      throw new InvalidRequestError({ ...ctx, message: `jobId "${opts.jobId}" must match ^[A-Za-z0-9_-]{1,64}$` });
+    }
+    const filter = `${this.prefix}.${this.orchestratorId}.events.${opts.jobId ?? '*'}.>`;
+    let start: string | undefined;
+    if (opts.since !== undefined) {
+      const ms = sinceToEpochMs(opts.since, Date.now());
+      if (ms === null) {
+        throw new InvalidRequestError({ ...ctx, message: `since "${String(opts.since)}" is neither an instant with an offset nor a duration` });
+      }
+      start = new Date(ms).toISOString();
+    }
+    const stream = names(this.prefix).eventsStream;
+    const open = async (): Promise<Consumer> => {
+      try {
+        return await jetstream(this.nc).consumers.get(stream, {
+          filter_subjects: filter,
+          ...(start === undefined ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start }),
+        });
+      } catch (err) {
+        throw new UnavailableError({ ...ctx, message: `cannot read the events stream ${stream}: ${(err as Error).message}`, cause: err });
+      }
+    };
+    return new EventStream(open, opts.follow ?? true);
+  }
+
+  private async request<T extends object>(op: Operation, body: object, jobId?: string): Promise<T> {
+    const ctx: RequestContext = { orchestratorId: this.orchestratorId, operation: op, jobId: typeof jobId === 'string' ? jobId : undefined };
+    const subject = commandSubject(this.prefix, this.orchestratorId, op);
+    let msg: Msg;
+    try {
+      msg = await this.nc.request(subject, JSON.stringify(body), { timeout: this.timeoutMs });
+    } catch (err) {
+      const message = isNoResponders(err)
+        ? `no scheduler is listening on ${subject}`
+        : `no reply from the scheduler on ${subject}: ${(err as Error).message}`;
+      throw new UnavailableError({ ...ctx, message, cause: err });
+    }
+    let reply: { ok?: unknown; error?: WireError } & Record<string, unknown>;
+    try {
+      reply = msg.json();
+    } catch (err) {
+      throw new InternalError({ ...ctx, message: `the reply on ${subject} is not JSON`, cause: err });
+    }
+    if (typeof reply !== 'object' || reply === null) throw new InternalError({ ...ctx, message: `the reply on ${subject} is not an object` });
+    if (reply.ok !== true) throw errorFromWire(reply.error, ctx);
+    return reply as unknown as T;
+  }
+}
+
+function isNoResponders(err: unknown): boolean {
+  if (err instanceof NoRespondersError) return true;
+  if (err instanceof RequestError && err.isNoResponders()) return true;
+  return (err as { cause?: unknown } | null)?.cause instanceof NoRespondersError;
+}
+
+/** An ISO-8601 date-time with an explicit offset, as the wire accepts instants (`instantSchema`). */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+/** `since` as epoch ms: a Date, epoch ms, an ISO-8601 instant with an offset, or a duration ago. */
+export function sinceToEpochMs(since: Date | number | string, now: number): number | null {
+  if (since instanceof Date) return Number.isFinite(since.getTime()) ? since.getTime() : null;
+  if (typeof since === 'number') return Number.isFinite(since) ? since : null;
+  if (ISO_INSTANT.test(since)) {
+    const ms = Date.parse(since);
+    return Number.isFinite(ms) ? ms : null;
+  }
+  try {
+    return now - parseDuration(since);
+  } catch {
+    return null;
+  }
+}
+
+function parseEvent(data: Uint8Array): SchedulerEvent | null {
+  try {
+    const e = JSON.parse(new TextDecoder().decode(data)) as SchedulerEvent | null;
+    return typeof e === 'object' && e !== null && typeof e.type === 'string' ? e : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Audit events as an async iterable (one iteration). Without `follow` it ends after the last
+ * event that was stored when it started.
+ */
+export class EventStream implements AsyncIterable<SchedulerEvent> {
+  private consumer: Consumer | null = null;
+  private messages: ConsumerMessages | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly open: () => Promise<Consumer>,
+    private readonly follow: boolean,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<SchedulerEvent> {
+    if (this.closed) return;
+    try {
+      this.consumer = await this.open();
+      if (this.closed) return;
+      if (!this.follow && (await this.consumer.info(true)).num_pending === 0) return;
+      this.messages = await this.consumer.consume();
+      if (this.closed) return;
+      for await (const m of this.messages) {
+        if (this.closed) return;
+        const last = !this.follow && m.info.pending === 0;
+        const e = parseEvent(m.data);
+        if (e !== null) yield e; // anything else is not an event the scheduler wrote: skipped
+        if (this.closed || last) return;
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Ends the iteration and removes the server-side consumer. */
+  async close(): Promise<void> {
+    if (this.closed && this.messages === null && this.consumer === null) return;
+    this.closed = true;
+    const messages = this.messages;
+    const consumer = this.consumer;
+    this.messages = null;
+    this.consumer = null;
+    // stop, not close: close() waits for the iterator to be drained, which an abandoned loop never does
+    messages?.stop();
+    if (consumer) await consumer.delete().catch(() => undefined);
+  }
+}
