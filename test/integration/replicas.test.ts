@@ -3,7 +3,7 @@ import { TestBed, sleep, uniquePrefix, until, type DispatchWire, type Orchestrat
 import { freePort } from '../helpers/ports.js';
 import { spawnScheduler, type SchedulerProcess } from '../helpers/scheduler-process.js';
 
-const TTL = 2_000;
+const TTL = 3_000;
 
 interface Replica {
   proc: SchedulerProcess;
