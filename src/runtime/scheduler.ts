@@ -209,7 +209,8 @@ export class Scheduler {
         const loaded = [];
         for await (const stored of this.store.loadAll(o)) loaded.push(sup.adopt(stored));
         adopted();
-        await this.executions.caughtUp(5_000);
+        // bounded: messages of other orchestrators (say, waiting for a dead owner's lease) must not hold a takeover up
+        await this.executions.caughtUp(1_500);
         await runLimited(loaded, 64, (a) => a.recover());
         return true;
       } finally {

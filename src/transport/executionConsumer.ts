@@ -31,7 +31,8 @@ export class ExecutionConsumer {
         deliver_policy: DeliverPolicy.All,
         filter_subject: executionWildcard(this.n.prefix),
         max_ack_pending: 10_000,
-        ack_wait: 30_000_000_000,
+        // a message taken by a replica that then died is redelivered after this
+        ack_wait: 10_000_000_000,
       });
     }
     const consumer = await this.js.consumers.get(this.n.executionsStream, this.n.consumer);
@@ -53,7 +54,9 @@ export class ExecutionConsumer {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       const info = await this.jsm.consumers.info(this.n.executionsStream, this.n.consumer);
-      if (info.num_pending === 0 && info.num_ack_pending === 0) {
+      // Undelivered messages are what matters: those delivered to this process are in `inflight`,
+      // those delivered to another replica are forwarded to the owner by it (or redelivered).
+      if (info.num_pending === 0) {
         await Promise.allSettled([...this.inflight]);
         return true;
       }
@@ -75,7 +78,7 @@ export class ExecutionConsumer {
       m.ack();
     } catch (err) {
       this.log.warn({ err, subject: m.subject }, 'execution message not processed; redelivering');
-      m.nak(1_000);
+      m.nak(500);
     }
   }
 
