@@ -110,7 +110,10 @@ export class JobActor {
       for (const a of r.active) if (a.state === 'dispatched') this.startDispatch(a.executionId);
       this.arm();
     });
-    await this.send({ type: 'TICK' }).catch((err: unknown) => this.deps.log.error({ err, job: this.key }, 'recovery tick failed'));
+    await this.send({ type: 'TICK' }).catch((err: unknown) => {
+      if (this.stopped) return; // deleted (or handed over) meanwhile
+      this.deps.log.error({ err, job: this.key }, 'recovery tick failed');
+    });
   }
 
   stop(): void {
@@ -265,6 +268,7 @@ export class JobActor {
       })
       .catch((err: unknown) => {
         this.dispatching.delete(executionId);
+        if (this.stopped) return;
         this.deps.log.warn({ err, job: this.key, executionId }, 'dispatch result not recorded');
       });
   }

@@ -230,7 +230,15 @@ export class Supervisor {
       ]);
       return;
     }
-    await actor.send({ type: 'COMPLETED', ...c });
+    try {
+      await actor.send({ type: 'COMPLETED', ...c });
+    } catch (err) {
+      // deleted meanwhile: audited like any completion of an unknown job
+      if (!(err instanceof SchedulerError && err.code === 'not_found')) throw err;
+      await this.deps.publisher.publish([
+        looseEvent(this.orchestratorId, c.jobId, c.executionId, this.now(), { reason: 'unknown_job', status: c.status }),
+      ]);
+    }
   }
 
   async heartbeat(h: { executionId: string; jobId: string }): Promise<void> {

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { compileSchedule, isValidTimezone, ScheduleError, type Schedule, type ScheduleSpec } from '../schedule/index.js';
 import type { MisfirePolicy, OverlapPolicy } from '../contract/constants.js';
 import { invalidRequest, SchedulerError, type IssueDetail } from '../contract/errors.js';
-import type { CreateBody, Patch, Target, scheduleInputSchema } from '../contract/schemas.js';
+import { MAX_INSTANT, type CreateBody, type Patch, type Target, type scheduleInputSchema } from '../contract/schemas.js';
 
 /** A job's schedule, normalised: durations in ms, instants in epoch ms, timezone explicit. */
 export type NormalizedSchedule =
@@ -74,7 +74,9 @@ export function scheduleOf(spec: JobSpec, anchorAt: number): Schedule {
   }
   let s = byAnchor.get(anchorAt);
   if (!s) {
-    s = compileSchedule(toScheduleSpec(spec.schedule), { startAt: spec.startAt, endAt: spec.endAt, anchor: anchorAt });
+    // No slot after year 9999: the wire format of instants stops there (SPEC §2).
+    const endAt = Math.min(spec.endAt ?? MAX_INSTANT, MAX_INSTANT);
+    s = compileSchedule(toScheduleSpec(spec.schedule), { startAt: spec.startAt, endAt, anchor: anchorAt });
     if (byAnchor.size > 4) byAnchor.clear();
     byAnchor.set(anchorAt, s);
   }

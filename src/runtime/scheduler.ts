@@ -16,7 +16,7 @@ import { Metrics } from './metrics.js';
 import { RateLimiter } from './rateLimit.js';
 import { jobMachine, type JobMachine } from '../machines/jobMachine.js';
 import { JobStore } from '../store/jobStore.js';
-import { CommandServer, parseBody } from '../transport/commandServer.js';
+import { CommandServer, parseBody, RATE_LIMITED } from '../transport/commandServer.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventPublisher } from '../transport/eventPublisher.js';
 import { ExecutionConsumer, type ExecutionKind } from '../transport/executionConsumer.js';
@@ -131,7 +131,7 @@ export class Scheduler {
     this.forwardSub = nc.subscribe(this.forwardSubject(this.leases.replicaId), { callback: (_e, m) => void this.serveForwarded(m) });
     this.commands = new CommandServer(nc, this.names.prefix, this.names.queueGroup, (o, op, body) => this.timed(o, op, body), log);
     this.commands.start();
-    this.executions = new ExecutionConsumer(js, jsm, this.names, (o, kind, data) => this.execution(o, kind, data), log);
+    this.executions = new ExecutionConsumer(js, jsm, this.names, (o, kind, data, subject) => this.execution(o, kind, data, subject), log);
     await this.executions.start();
 
     // Take this replica's share of the orchestrators: load their jobs, apply what orchestrators
@@ -340,7 +340,7 @@ export class Scheduler {
     if (!this.ready) throw new SchedulerError('unavailable', this.stopping ? 'shutting down' : 'not ready');
     if (!this.rateLimiter.take(orchestratorId)) {
       this.noteRefusal(orchestratorId);
-      throw new SchedulerError('limit_exceeded', `more than ${this.opts.config.SCHED_RATE_LIMIT} commands a second`);
+      throw new SchedulerError('limit_exceeded', `more than ${this.opts.config.SCHED_RATE_LIMIT} commands a second`, { details: RATE_LIMITED });
     }
     parseCommand(op, raw); // a bad body is invalid_request wherever the orchestrator lives
     if (op === 'create') await this.registry.register(orchestratorId);
@@ -394,47 +394,48 @@ export class Scheduler {
   }
 
   /** A completion or heartbeat from `P_EXECUTIONS`, handled by the replica owning the subject's orchestrator. */
-  async execution(orchestratorId: string, kind: ExecutionKind, data: Uint8Array): Promise<void> {
+  async execution(orchestratorId: string, kind: ExecutionKind, data: Uint8Array, subject = ''): Promise<void> {
     const where = isValidId(orchestratorId) ? await this.route(orchestratorId, this.registry.has(orchestratorId)) : null;
     if (where !== 'here' && where !== null) {
       await this.forward(where, { kind: 'execution', o: orchestratorId, execKind: kind, data: Buffer.from(data).toString('base64') });
       return;
     }
-    await this.executionHere(orchestratorId, kind, data);
+    await this.executionHere(orchestratorId, kind, data, subject);
   }
 
-  private async executionHere(orchestratorId: string, kind: ExecutionKind, data: Uint8Array): Promise<void> {
+  private async executionHere(orchestratorId: string, kind: ExecutionKind, data: Uint8Array, subject = ''): Promise<void> {
     const sup = isValidId(orchestratorId) ? this.supervisor(orchestratorId, false) : undefined;
     let body: unknown;
     try {
       body = parseBody(data);
     } catch (err) {
-      if (kind === 'completed') await this.rejected(orchestratorId, null, null, 'malformed', { message: (err as Error).message });
+      if (kind === 'completed') await this.rejected(orchestratorId, subject, null, null, 'malformed', { message: (err as Error).message });
+      else this.opts.log.warn({ orchestratorId, subject, reason: (err as Error).message }, 'malformed heartbeat ignored');
       return;
     }
     if (kind === 'heartbeat') {
       const h = heartbeatSchema.safeParse(body);
       if (h.success) await sup?.heartbeat(h.data);
-      else this.opts.log.warn({ orchestratorId, issues: issueDetails(h.error) }, 'malformed heartbeat ignored');
+      else this.opts.log.warn({ orchestratorId, subject, reason: 'schema violation', issues: issueDetails(h.error) }, 'malformed heartbeat ignored');
       return;
     }
     const c = completionSchema.safeParse(body);
     if (!c.success) {
       const b = body as Record<string, unknown>;
-      await this.rejected(orchestratorId, isValidId(b.jobId) ? b.jobId : null, typeof b.executionId === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(b.executionId) ? b.executionId : null, 'malformed', {
+      await this.rejected(orchestratorId, subject, isValidId(b.jobId) ? b.jobId : null, typeof b.executionId === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(b.executionId) ? b.executionId : null, 'malformed', {
         issues: issueDetails(c.error),
       });
       return;
     }
     if (!sup) {
-      await this.rejected(orchestratorId, c.data.jobId, c.data.executionId, 'unknown_job', { status: c.data.status });
+      await this.rejected(orchestratorId, subject, c.data.jobId, c.data.executionId, 'unknown_job', { status: c.data.status });
       return;
     }
     await sup.completion(c.data);
   }
 
-  private async rejected(o: string, jobId: string | null, executionId: string | null, reason: string, data: Record<string, unknown>): Promise<void> {
-    this.opts.log.warn({ orchestratorId: o, jobId, executionId, reason }, 'completion rejected');
+  private async rejected(o: string, subject: string, jobId: string | null, executionId: string | null, reason: string, data: Record<string, unknown>): Promise<void> {
+    this.opts.log.warn({ orchestratorId: o, subject, jobId, executionId, reason }, 'completion rejected');
     await this.publisher.publish([looseEvent(o, jobId, executionId, this.deps.clock.now(), { reason, ...data })]);
   }
 

@@ -10,6 +10,9 @@ import { commandWildcard } from './subjects.js';
 export type CommandHandler = (orchestratorId: string, op: Operation, body: unknown) => Promise<object>;
 
 const OPS = new Set<string>(Object.values(Operation));
+
+/** `details` of a `limit_exceeded` refused by the command rate limit. */
+export const RATE_LIMITED = Object.freeze({ limit: 'commands per second' });
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -38,7 +41,19 @@ function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-/** Parses a request body: UTF-8 JSON object (an empty body is `{}`), nested at most MAX_JSON_DEPTH deep. */
+const PROTO_KEY = '__proto__';
+/** JSON.parse reviver that refuses a `__proto__` key at any depth (see parseBody). */
+const refuseProtoKey = (key: string, value: unknown): unknown => {
+  if (key === PROTO_KEY) throw new SchedulerError('invalid_request', 'body has a "__proto__" key');
+  return value;
+};
+
+/**
+ * Parses a request body: UTF-8 JSON object (an empty body is `{}`), nested at most
+ * MAX_JSON_DEPTH deep, without a `__proto__` key anywhere. That key is refused like secure JSON
+ * parsers do (fastify's default): zod's records silently drop it (a label lost, a list filter
+ * that matches everything), and copied around it could set an object's prototype.
+ */
 export function parseBody(data: Uint8Array): unknown {
   if (data.length === 0) return {};
   let text: string;
@@ -52,8 +67,9 @@ export function parseBody(data: Uint8Array): unknown {
   }
   let body: unknown;
   try {
-    body = JSON.parse(text);
-  } catch {
+    body = JSON.parse(text, refuseProtoKey);
+  } catch (err) {
+    if (err instanceof SchedulerError) throw err;
     throw new SchedulerError('invalid_request', 'body is not JSON');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -117,7 +133,9 @@ export class CommandServer {
       if (err instanceof SchedulerError && err.code !== 'internal') {
         error = err.toWire();
         // Denied and malformed requests alike: orchestrator, subject and reason, never the body.
-        this.log.warn({ orchestratorId, subject: msg.subject, code: err.code, reason: err.message }, 'command refused');
+        // Rate-limit refusals are summarised by the scheduler: a flood must not flood the log.
+        const level = err.code === 'limit_exceeded' && err.details === RATE_LIMITED ? 'debug' : 'warn';
+        this.log[level]({ orchestratorId, subject: msg.subject, code: err.code, reason: err.message }, 'command refused');
       } else {
         const correlationId = randomUUID();
         this.log.error({ err, orchestratorId, subject: msg.subject, correlationId }, 'command failed');

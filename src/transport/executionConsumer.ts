@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { executionWildcard, type Names } from './subjects.js';
 
 export type ExecutionKind = 'completed' | 'heartbeat';
-export type ExecutionHandler = (orchestratorId: string, kind: ExecutionKind, data: Uint8Array) => Promise<void>;
+export type ExecutionHandler = (orchestratorId: string, kind: ExecutionKind, data: Uint8Array, subject: string) => Promise<void>;
 
 /**
  * Reads completions and heartbeats from `P_EXECUTIONS` through a durable consumer, so those
@@ -74,7 +74,7 @@ export class ExecutionConsumer {
       return;
     }
     try {
-      await this.handler(orchestratorId, kind, m.data);
+      await this.handler(orchestratorId, kind, m.data, m.subject);
       m.ack();
     } catch (err) {
       this.log.warn({ err, subject: m.subject }, 'execution message not processed; redelivering');
