@@ -264,7 +264,12 @@ export class Scheduler {
       if (this.leases.owns(o) || (await taking)) return 'here';
       throw new SchedulerError('unavailable', 'orchestrator is being taken over; retry');
     }
-    if (owner === this.leases.replicaId) throw new SchedulerError('unavailable', 'ownership is being renewed; retry');
+    if (owner === this.leases.replicaId) {
+      // our own acquisition, whose reply has not been processed yet
+      const gaining = this.gaining.get(o);
+      if (gaining && (await gaining.done, this.leases.owns(o))) return 'here';
+      throw new SchedulerError('unavailable', 'ownership is being renewed; retry');
+    }
     return owner;
   }
 
