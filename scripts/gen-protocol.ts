@@ -14,7 +14,6 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { DispatchFailure, EventType, Operation, Trigger, values } from '../src/contract/constants.js';
-import { ErrorCode } from '../src/contract/errors.js';
 import {
   auditEventSchema,
   commandErrorHeadersSchema,
@@ -314,12 +313,6 @@ const errorTable = [
 
 /** The AsyncAPI document, as a plain object (written as YAML). */
 export function asyncApiDocument(version: string, defs: MessageDef[] = messageDefs()): Record<string, unknown> {
-  const byKey = new Map(defs.map((d) => [d.key, d]));
-  const msg = (key: string): MessageDef => {
-    const d = byKey.get(key);
-    if (!d) throw new Error(`no message ${key}`);
-    return d;
-  };
   const ops = values(Operation);
   const queueGroup = names(DEFAULT_PREFIX).queueGroup;
   const channelMessages = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, ref(`#/components/messages/${k}`)]));
@@ -425,7 +418,7 @@ export function asyncApiDocument(version: string, defs: MessageDef[] = messageDe
     ['INFO', 'serviceInfo'],
     ['STATS', 'serviceStats'],
   ] as const;
-  for (const [verb, reply] of srvVerbs) {
+  for (const [verb] of srvVerbs) {
     channels[`srv${verb[0]}${verb.slice(1).toLowerCase()}`] = {
       address: `$SRV.${verb}`,
       title: `Service discovery: ${verb}`,

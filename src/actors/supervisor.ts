@@ -1,18 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
 import { SchedulerError, invalidRequest, notFound } from '../contract/errors.js';
 import { runNowExecutionId } from '../contract/ids.js';
-import {
-  createBodySchema,
-  issueDetails,
-  jobIdBodySchema,
-  listBodySchema,
-  pauseBodySchema,
-  runNowBodySchema,
-  updateBodySchema,
-  type Completion,
-} from '../contract/schemas.js';
+import { commandSchemas, issueDetails, type CommandBody, type Completion } from '../contract/schemas.js';
 import type { Operation } from '../contract/constants.js';
 import type { AuditEvent, JobRecord } from '../core/record.js';
 import { applyPatch, checkInputSize, normalizeSpec, type SpecLimits } from '../core/spec.js';
@@ -27,19 +16,7 @@ export interface SupervisorLimits extends SpecLimits {
 
 export const newId = (): string => randomBytes(12).toString('base64url');
 
-/** The body schema of each command operation. */
-export const commandSchemas = {
-  create: createBodySchema,
-  list: listBodySchema,
-  show: jobIdBodySchema,
-  update: updateBodySchema,
-  pause: pauseBodySchema,
-  resume: jobIdBodySchema,
-  delete: jobIdBodySchema,
-  run_now: runNowBodySchema,
-} as const satisfies Record<Operation, z.ZodType>;
-
-export type CommandBody<Op extends Operation> = z.infer<(typeof commandSchemas)[Op]>;
+export { commandSchemas, type CommandBody };
 
 /** Validates a command body (`invalid_request` with the zod issues as details). */
 export function parseCommand<Op extends Operation>(op: Op, body: unknown): CommandBody<Op> {

@@ -2,18 +2,13 @@ import { z } from 'zod';
 import { CompletionStatus, DispatchFailure, EventType, ExecutionResult, JobState, MisfirePolicy, OverlapPolicy, Operation, Trigger, values } from './constants.js';
 import { ErrorCode } from './errors.js';
 import {
+  commandSchemas,
   completionSchema,
-  createBodySchema,
   dispatchReplySchema,
   executionIdSchema,
   heartbeatSchema,
   idSchema,
-  jobIdBodySchema,
-  listBodySchema,
-  pauseBodySchema,
-  runNowBodySchema,
   targetSchema,
-  updateBodySchema,
 } from './schemas.js';
 
 /**
@@ -144,16 +139,7 @@ export const deleteReplySchema = ok({});
 export const runNowReplySchema = ok({ executionId: executionIdSchema });
 
 /** The request body schema of each operation (the same objects the scheduler validates with). */
-export const commandRequestSchemas = {
-  create: createBodySchema,
-  list: listBodySchema,
-  show: jobIdBodySchema,
-  update: updateBodySchema,
-  pause: pauseBodySchema,
-  resume: jobIdBodySchema,
-  delete: jobIdBodySchema,
-  run_now: runNowBodySchema,
-} as const satisfies Record<Operation, z.ZodType>;
+export const commandRequestSchemas = commandSchemas;
 
 /** The success reply of each operation; a failure is `errorReplySchema` for all of them. */
 export const commandReplySchemas = {

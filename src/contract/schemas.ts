@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../schedule/index.js';
-import { CompletionStatus, JobState, MisfirePolicy, OverlapPolicy, values } from './constants.js';
+import { CompletionStatus, JobState, MisfirePolicy, OverlapPolicy, values, type Operation } from './constants.js';
 import type { IssueDetail } from './errors.js';
 import { EXECUTION_ID_PATTERN, ID_PATTERN } from './ids.js';
 
@@ -147,6 +147,20 @@ export const heartbeatSchema = z.object({ executionId: executionIdSchema, jobId:
 
 /** The orchestrator's reply to a dispatch request. */
 export const dispatchReplySchema = z.object({ accepted: z.boolean(), reason: z.string().max(4096).optional() });
+
+/** The request body schema of each command operation: what the scheduler validates with. */
+export const commandSchemas = {
+  create: createBodySchema,
+  list: listBodySchema,
+  show: jobIdBodySchema,
+  update: updateBodySchema,
+  pause: pauseBodySchema,
+  resume: jobIdBodySchema,
+  delete: jobIdBodySchema,
+  run_now: runNowBodySchema,
+} as const satisfies Record<Operation, z.ZodType>;
+
+export type CommandBody<Op extends Operation> = z.infer<(typeof commandSchemas)[Op]>;
 
 /** zod issues as the `details` of an `invalid_request` error. */
 export function issueDetails(err: z.ZodError): IssueDetail[] {

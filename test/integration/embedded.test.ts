@@ -1,19 +1,10 @@
-import net from 'node:net';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { answers } from '../../src/runtime/embedded.js';
 import { uniquePrefix } from '../helpers/harness.js';
+import { freePort } from '../helpers/ports.js';
 import { spawnScheduler } from '../helpers/scheduler-process.js';
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 
 const withoutNatsUrl = (): void => {
   delete process.env.NATS_URL;

@@ -1,18 +1,9 @@
-import net from 'node:net';
 import { createWebSocketReceiver } from '@statelyai/inspect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, uniquePrefix, until, type Orchestrator } from '../helpers/harness.js';
+import { freePort } from '../helpers/ports.js';
 import { spawnScheduler, type SchedulerProcess } from '../helpers/scheduler-process.js';
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 
 describe('metrics, health and live inspection of a running scheduler', () => {
   let bed: TestBed;
