@@ -31,3 +31,5 @@ const code = await run(process.argv, {
 process.exitCode = code;
 // Nothing must keep the process alive once the command is done (signal handlers included).
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(sig);
+// A connection a library keeps open (the inspection WebSocket) must not hold the exit up either.
+setTimeout(() => process.exit(code), 200).unref();

@@ -68,6 +68,17 @@ class Session {
     return new SchedulerClient({ nc: this.nc, prefix: this.g.prefix, orchestratorId, timeoutMs: this.g.timeout });
   }
 
+  /** A connection without an orchestrator (for operator commands). */
+  async connection(): Promise<NatsConnection> {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(this.g.prefix)) throw new UsageError(`prefix "${this.g.prefix}" must match ^[A-Za-z0-9_-]{1,32}$`);
+    try {
+      this.nc = await connect({ ...connectionOptions({ ...this.env, NATS_URL: this.g.server }, 'schedctl'), timeout: Math.min(this.g.timeout, 5_000) });
+    } catch (err) {
+      throw new ConnectError(`cannot connect to ${this.g.server}: ${(err as Error).message}`);
+    }
+    return this.nc;
+  }
+
   async close(): Promise<void> {
     const nc = this.nc;
     this.nc = null;
@@ -321,6 +332,68 @@ Exit codes: 0 ok, 1 error from the scheduler ("error <code>: <message>"), 2 usag
         }
         const definition = jobMachine.toJSON();
         io.out(`${JSON.stringify(job ? { jobId: job.jobId, orchestratorId: job.orchestratorId, state: job.state, machine: definition } : definition, null, g.json ? undefined : 2)}\n`);
+      }),
+    );
+
+  program
+    .command('replicas')
+    .description('the live scheduler replicas and the orchestrators each owns (from the P_leases bucket)')
+    .action(
+      action(async (s, g) => {
+        const nc = await s.connection();
+        const { Kvm } = await import('@nats-io/kv');
+        const kv = await new Kvm(nc).open(`${g.prefix}_leases`, { bindOnly: true }).catch(() => {
+          throw new ConnectError(`no lease bucket ${g.prefix}_leases: is a scheduler with prefix "${g.prefix}" running?`);
+        });
+        const owners = new Map<string, string[]>();
+        for await (const key of await kv.keys()) {
+          if (key.startsWith('_replicas.')) {
+            const id = key.slice('_replicas.'.length);
+            if (!owners.has(id)) owners.set(id, []);
+            continue;
+          }
+          const e = await kv.get(key);
+          if (!e || e.operation !== 'PUT') continue;
+          const owner = (e.json<{ owner: string }>()).owner;
+          owners.set(owner, [...(owners.get(owner) ?? []), key]);
+        }
+        const rows = [...owners].map(([replicaId, orchestrators]) => ({ replicaId, orchestrators: orchestrators.sort() }));
+        if (g.json) {
+          io.out(`${JSON.stringify({ ok: true, replicas: rows })}\n`);
+          return;
+        }
+        io.out('REPLICA          ORCHESTRATORS\n');
+        for (const r of rows) io.out(`${r.replicaId.padEnd(16)} ${r.orchestrators.join(' ') || '-'}\n`);
+      }),
+    );
+
+  program
+    .command('inspect')
+    .description('print the job machines\' transitions live, from a scheduler started with SCHED_INSPECT_PORT')
+    .option('--url <ws-url>', 'the inspection endpoint', 'ws://127.0.0.1:8081')
+    .option('--job <jobId>', 'only this job')
+    .action(
+      action(async (_s, g, o: { url: string; job?: string }) => {
+        const { createWebSocketReceiver } = await import('@statelyai/inspect');
+        const last = new Map<string, string>();
+        const receiver = createWebSocketReceiver({ server: o.url });
+        const sub = receiver.subscribe((e) => {
+          const ev = e as { type: string; sessionId?: string; snapshot?: { value?: unknown; context?: { orchestratorId?: string; jobId?: string } }; event?: { type?: string } };
+          if ((ev.type !== '@xstate.snapshot' && ev.type !== '@xstate.actor') || !ev.snapshot?.context?.jobId) return;
+          const { orchestratorId, jobId } = ev.snapshot.context;
+          if (o.job !== undefined && jobId !== o.job) return;
+          const value = JSON.stringify(ev.snapshot.value);
+          const key = `${orchestratorId}.${jobId}`;
+          if (last.get(key) === value) return;
+          last.set(key, value);
+          io.out(
+            g.json
+              ? `${JSON.stringify({ at: new Date().toISOString(), orchestratorId, jobId, state: ev.snapshot.value, event: ev.event?.type ?? null })}\n`
+              : `${new Date().toISOString()} ${key} ${ev.type === '@xstate.actor' ? 'is' : '->'} ${String(ev.snapshot.value)}${ev.event?.type ? ` (${ev.event.type})` : ''}\n`,
+          );
+        });
+        await io.interrupted;
+        sub.unsubscribe();
       }),
     );
 

@@ -1,9 +1,14 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createWebSocketReceiver } from '@statelyai/inspect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, uniquePrefix, until, type Orchestrator } from '../helpers/harness.js';
 import { freePort } from '../helpers/ports.js';
 import { spawnScheduler, type SchedulerProcess } from '../helpers/scheduler-process.js';
 
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 describe('metrics, health and live inspection of a running scheduler', () => {
   let bed: TestBed;
@@ -72,6 +77,20 @@ describe('metrics, health and live inspection of a running scheduler', () => {
     } finally {
       sub.unsubscribe();
     }
+  });
+
+  it('schedctl inspect prints the transitions of a job live', async () => {
+    const child = spawn(path.join(ROOT, 'bin/schedctl'), ['inspect', '--url', `ws://127.0.0.1:${inspectPort}`, '--job', 'm'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    try {
+      await until(() => /acme\.m -> running/.test(out) && /acme\.m -> (idle|dispatched)/.test(out), 15_000, 'transitions of acme.m');
+      expect(out).not.toMatch(/acme\.p /);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
   });
 });
 

@@ -1,9 +1,13 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBed, sleep, uniquePrefix, until, type DispatchWire, type Orchestrator } from '../helpers/harness.js';
 import { freePort } from '../helpers/ports.js';
 import { spawnScheduler, type SchedulerProcess } from '../helpers/scheduler-process.js';
 
 const TTL = 3_000;
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 interface Replica {
   proc: SchedulerProcess;
@@ -160,6 +164,12 @@ describe('replicas', () => {
     await until(async () => (await owned(b)).length >= 2 && (await owned(a)).length >= 1, 15_000, 'b takes a share');
     const [oa, ob] = [await owned(a), await owned(b)];
     expect([...oa, ...ob].sort()).toEqual(ids);
+    // schedctl replicas shows the same, from the lease bucket
+    const out = execFileSync(path.join(ROOT, 'bin/schedctl'), ['--server', bed.server.url, '--prefix', P, '--json', 'replicas'], { encoding: 'utf8' });
+    const shown = (JSON.parse(out) as { replicas: { replicaId: string; orchestrators: string[] }[] }).replicas;
+    expect(shown.map((r) => r.orchestrators).flat().sort()).toEqual(ids);
+    expect(shown).toHaveLength(2);
+    for (const r of shown) expect(r.orchestrators.sort()).toEqual((r.orchestrators.includes(oa[0]!) ? oa : ob).sort());
     await a.proc.kill('SIGTERM');
     await b.proc.kill('SIGTERM');
   }, 60_000);
