@@ -139,7 +139,7 @@ export class Scheduler {
     const started = Date.now();
     await this.balance();
     log.info({ jobs: this.jobCount, orchestrators: this.supervisors.size, ms: Date.now() - started }, 'jobs loaded');
-    this.balancer = setInterval(() => void this.balance().catch((err: unknown) => log.warn({ err }, 'rebalance failed')), Math.max(200, config.SCHED_LEASE_TTL_MS / 3));
+    this.balancer = setInterval(() => void this.balance().catch((err: unknown) => log.warn({ err }, 'rebalance failed')), Math.max(200, config.SCHED_LEASE_TTL_MS / 10));
     this.balancer.unref();
     this.ready = true;
     this.discovery = await startDiscovery(nc, {
@@ -147,6 +147,7 @@ export class Scheduler {
       version: VERSION,
       replicaId: this.leases.replicaId,
       commandStats: () => commandStatsFromHistogram(this.metrics.commandDuration),
+      ownership: () => this.leases.owned(),
     });
     void this.discovery.stopped.then((err) => {
       if (err && !this.stopping) log.warn({ err }, 'service discovery stopped');

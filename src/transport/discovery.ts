@@ -50,6 +50,8 @@ export interface DiscoveryOptions {
    * Without it the endpoints are reported with zero counts.
    */
   commandStats?: CommandStatsSource;
+  /** The orchestrators this replica owns now: `$SRV.INFO` metadata `orchestrators` (comma separated). */
+  ownership?: () => string[];
 }
 
 export interface Discovery {
@@ -171,7 +173,11 @@ export async function startDiscovery(nc: NatsConnection, opts: DiscoveryOptions)
   const baseStats = service.stats.bind(service);
   const source = opts.commandStats;
   Object.assign(service, {
-    info: (): ServiceInfo => ({ ...baseInfo(), endpoints }),
+    info: (): ServiceInfo => {
+      const base = baseInfo();
+      const owned = opts.ownership?.();
+      return { ...base, endpoints, ...(owned && { metadata: { ...base.metadata, orchestrators: [...owned].sort().join(',') } }) };
+    },
     // Never rejects: the library does not catch a failed stats() and the request would hang.
     stats: async (): Promise<ServiceStats> => {
       const base = await baseStats();

@@ -121,6 +121,16 @@ describe('replicas', () => {
     await sleep(500);
     oneIdPerSlot(o.dispatches);
     expect(o.eventsOf('misfire.fired_once', 'j').length).toBeGreaterThanOrEqual(1);
+    // none missed beyond the misfire policy: every slot from the first dispatch to the last was
+    // dispatched or counted in a misfire decision
+    const slots = new Set(o.dispatchesOf('j').map((d) => Date.parse(d.scheduledAt)));
+    const misfired = o.events
+      .filter((e) => e.type.startsWith('misfire.') && e.jobId === 'j')
+      .map((e) => [Date.parse(e.data.firstMissedAt as string), Date.parse(e.data.lastMissedAt as string)] as const);
+    const sorted = [...slots].sort((x, y) => x - y);
+    for (let t = sorted[0]!; t <= sorted[sorted.length - 1]!; t += 250) {
+      expect(slots.has(t) || misfired.some(([a, z]) => a <= t && t <= z), new Date(t).toISOString()).toBe(true);
+    }
     for (const r of alive) await r.proc.kill('SIGTERM');
   }, 90_000);
 
@@ -170,6 +180,15 @@ describe('replicas', () => {
     expect(shown.map((r) => r.orchestrators).flat().sort()).toEqual(ids);
     expect(shown).toHaveLength(2);
     for (const r of shown) expect(r.orchestrators.sort()).toEqual((r.orchestrators.includes(oa[0]!) ? oa : ob).sort());
+    // and so does service discovery: $SRV.INFO metadata of each replica
+    const infos: { metadata?: Record<string, string> }[] = [];
+    const inbox = `_INBOX.srv.${P}`;
+    const probe = (await bed.orchestrator(P, 'probe')).nc;
+    const sub = probe.subscribe(inbox, { callback: (_e, m) => void infos.push(m.json()) });
+    probe.publish(`$SRV.INFO.${P}_scheduler`, '', { reply: inbox });
+    await until(() => infos.length >= 2, 5_000, 'two INFO replies');
+    sub.unsubscribe();
+    expect(infos.flatMap((i) => (i.metadata?.orchestrators ?? '').split(',').filter(Boolean)).sort()).toEqual(ids);
     await a.proc.kill('SIGTERM');
     await b.proc.kill('SIGTERM');
   }, 60_000);

@@ -94,6 +94,10 @@ describe('seed findings', () => {
     // a real execution of globex, completed under acme's subject: rejected, guard kept
     const run = await globex.cmd('run_now', { jobId: job });
     await until(() => globex.dispatchesOf(job).length === 1, 5_000, 'globex dispatch');
+    await globex.waitEvent('execution.started', (e) => e.executionId === run.executionId);
+    const deadline0 = ((await globex.cmd('show', { jobId: job })).job as { activeExecutions: { deadlineAt: string }[] }).activeExecutions[0]!.deadlineAt;
+    await sleep(20);
+    await acme.heartbeat(run.executionId as string, job);
     await acme.complete(run.executionId as string, job, 'succeeded');
     await acme.waitEvent('execution.completion_rejected', (e) => e.executionId === run.executionId);
     await sleep(200);
@@ -101,6 +105,8 @@ describe('seed findings', () => {
     expect(after).toMatchObject({ revision: (before as { revision: number }).revision, name: null, paused: false });
     expect((after.activeExecutions as { executionId: string }[]).map((a) => a.executionId)).toEqual([run.executionId]);
     expect(after.counters).toMatchObject({ succeeded: 0 });
+    // the heartbeat sent under acme's subject did not touch globex's execution either
+    expect((after.activeExecutions as { deadlineAt: string }[])[0]!.deadlineAt).toBe(deadline0);
   });
 
   it('seed finding 5: lifecycle, trigger and misfire events are published to their subjects', async () => {
