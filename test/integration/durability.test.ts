@@ -206,10 +206,13 @@ describe('durability: restarts, crashes and NATS outages', () => {
     const v = await show(o, 'steady');
     expect(v.revision).toBe(1);
     // what could not be written during the outage was rolled back and retried, or the lease ran
-    // out and the jobs were reloaded from their stored state: the scheduler says which
+    // out and the jobs were reloaded from their stored state (the scheduler says which), or the
+    // client buffered the writes across the short outage and they landed: then the stored state
+    // agrees with the events (every dispatch counted)
     const said = s.output.filter((l) => l.includes('job record write failed; state rolled back') || l.includes('lease lost'));
-    expect(said.length).toBeGreaterThan(0);
-    console.log(`outage: ${said.map((l) => JSON.parse(l).msg).join(', ')}`);
+    console.log(`outage: ${said.map((l) => JSON.parse(l).msg).join(', ') || 'no write failed (buffered across the outage)'}`);
+    // written before sent: every execution the orchestrator received is in the stored counters
+    expect(v.counters.dispatched).toBeGreaterThanOrEqual(new Set(o.dispatchesOf('steady').map((d) => d.executionId)).size);
     const idsBySlot = new Map<string, Set<string>>();
     for (const d of o.dispatchesOf('steady')) idsBySlot.set(d.scheduledAt, (idsBySlot.get(d.scheduledAt) ?? new Set()).add(d.executionId));
     for (const ids of idsBySlot.values()) expect(ids.size).toBe(1);
