@@ -20,6 +20,7 @@ interface StepResult {
   expected: number;
   missing: number;
   duplicated: number;
+  duplicatedOtherId: number;
   nonSchedule: number;
   writesPerSec: number;
   writesPerTrigger: number;
@@ -100,6 +101,7 @@ export async function load(ctx: BenchContext): Promise<Row[]> {
       while (tracker.perSlot.size < want.length && Date.now() < end) await sleep(100);
       await sleep(300);
       orch.onDispatch = null;
+      sched!.assertAlive();
       const c = tracker.check(want);
       const total = sum(w);
       const short = (k: string): string => k.replace(`KV_${PREFIX}_`, 'kv:').replace(`${PREFIX}_`, '');
@@ -111,6 +113,7 @@ export async function load(ctx: BenchContext): Promise<Row[]> {
         expected: c.expected,
         missing: c.missing,
         duplicated: c.duplicated,
+        duplicatedOtherId: tracker.otherExecutionId,
         nonSchedule: tracker.nonScheduleTriggers,
         writesPerSec: total / secs,
         writesPerTrigger: triggers > 0 ? total / triggers : Number.NaN,
@@ -123,7 +126,7 @@ export async function load(ctx: BenchContext): Promise<Row[]> {
 
     const describe = (s: StepResult): string =>
       `${fmtRate(s.rate)}: p50 ${fmtMs(s.p50)}, p99 ${fmtMs(s.p99)}, max ${fmtMs(s.max)}, slots ${fmtInt(s.expected)} ` +
-      `(missing ${s.missing}, duplicated ${s.duplicated}, non-schedule triggers ${s.nonSchedule}), ` +
+      `(missing ${s.missing}, duplicated ${s.duplicated} of which ${s.duplicatedOtherId} under another execution id, non-schedule triggers ${s.nonSchedule}), ` +
       `${fmtRate(s.writesPerSec)} JetStream writes = ${s.writesPerTrigger.toFixed(2)}/trigger (${s.writeDetail}); CPU ${s.cpu}`;
 
     // ---- figure 2 -------------------------------------------------------------------------

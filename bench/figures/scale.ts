@@ -101,7 +101,16 @@ export async function scaleAndRecovery(ctx: BenchContext): Promise<Row[]> {
     const population = Array.from({ length: n4 }, (_, i) => mixedJob(i, rnd, now));
     const created = await orch.createMany(n4, 256, (i) => population[i]!);
     const createRate = (n4 * 1000) / created.elapsedMs;
-    progress(`scale: created ${fmtInt(n4)} jobs in ${fmtMs(created.elapsedMs)} (${fmtRate(createRate)}), ${created.failed} failed ${created.firstError ?? ''}`);
+    progress(
+      `scale: created ${fmtInt(n4)} jobs in ${fmtMs(created.elapsedMs)} (${fmtRate(createRate)}), ${created.failed} failed ${created.firstError ?? ''}; ` +
+        `${orch.retries} commands retried after unavailable, ${orch.createdOnRetry} of them creates already stored`,
+    );
+    if (orch.retries > 0) {
+      ctx.notes.push(
+        `4. ${fmtInt(orch.retries)} commands were answered \`unavailable\` and retried; ${fmtInt(orch.createdOnRetry)} creates answered ` +
+          `\`unavailable\` had stored their job (the retry found it: already_exists).`,
+      );
+    }
     const mem0 = sched.memory();
 
     // show and pause round trips, one at a time, while the jobs are held and firing
@@ -170,9 +179,13 @@ export async function scaleAndRecovery(ctx: BenchContext): Promise<Row[]> {
       `scale: SIGTERM took ${fmtMs(stopMs)}; restart ready in ${fmtMs(restartMs)} (empty store: ${fmtMs(baseline)}), RSS ${fmtMiB(memR.rssKiB)}; ` +
         `job-record writes until ready: ${fmtInt(kvWrites)}, all stream writes: ${fmtInt(sum(restartWrites))}`,
     );
+    const breakdown = Object.entries(restartWrites)
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k} ${fmtInt(v)}`)
+      .join(', ');
     ctx.notes.push(
-      `5. Restart with ${fmtInt(n4)} jobs stored, none due: the new process wrote ${fmtInt(kvWrites)} job records and ${fmtInt(sum(restartWrites))} ` +
-        `stream messages in all before it was ready (RSS then ${fmtMiB(memR.rssKiB)}).`,
+      `5. Restart with ${fmtInt(n4)} jobs stored, none due: the new process wrote ${fmtInt(sum(restartWrites))} stream messages ` +
+        `before it was ready (${breakdown}); RSS then ${fmtMiB(memR.rssKiB)}.`,
     );
     rows.push({
       figure: `5. Restart to ready, ${fmtInt(n4)} jobs stored`,

@@ -8,6 +8,7 @@ export interface Reply {
 }
 
 export interface DispatchSeen {
+  executionId: string;
   orchestratorId: string;
   jobId: string;
   scheduledAt: number;
@@ -33,6 +34,8 @@ export class Orchestrators {
   dispatches = 0;
   /** commands answered `unavailable` and sent again (SPEC §4: unavailable means retry) */
   retries = 0;
+  /** creates answered `unavailable` whose retry found the job stored */
+  createdOnRetry = 0;
   onDispatch: ((d: DispatchSeen) => void) | null = null;
   private sub: Subscription | null = null;
 
@@ -59,18 +62,26 @@ export class Orchestrators {
           );
         }
         this.dispatches++;
-        this.onDispatch?.({ orchestratorId: d.orchestratorId, jobId: d.jobId, scheduledAt: Date.parse(d.scheduledAt), trigger: d.trigger, receivedAt });
+        this.onDispatch?.({ executionId: d.executionId, orchestratorId: d.orchestratorId, jobId: d.jobId, scheduledAt: Date.parse(d.scheduledAt), trigger: d.trigger, receivedAt });
       },
     });
     return this;
   }
 
-  /** One command; `unavailable` (failover, ownership changing) is retried up to 20 times, as a client would. */
+  /**
+   * One command; `unavailable` (failover, ownership changing) is retried up to 20 times, as a
+   * client would. A `create` retried after `unavailable` that finds its job `already_exists` was
+   * stored by the attempt that answered `unavailable`: it counts as created (see `createdOnRetry`).
+   */
   async cmd(orchestratorId: string, op: string, body: unknown, timeoutMs = 30_000): Promise<Reply> {
     const subject = `${this.prefix}.${orchestratorId}.schedule.${op}`;
     const data = JSON.stringify(body);
     for (let attempt = 1; ; attempt++) {
       const r = (await this.nc.request(subject, data, { timeout: timeoutMs })).json<Reply>();
+      if (op === 'create' && attempt > 1 && r.error?.code === 'already_exists') {
+        this.createdOnRetry++;
+        return { ok: true, job: null };
+      }
       if (r.ok || r.error?.code !== 'unavailable' || attempt >= 20) return r;
       this.retries++;
       await sleep(Math.min(200, 5 * attempt));
@@ -129,6 +140,10 @@ export class Orchestrators {
 export class SlotTracker {
   readonly lateness = new Samples();
   readonly perSlot = new Map<string, number>();
+  /** the execution id of each slot's first arrival */
+  private readonly firstId = new Map<string, string>();
+  /** arrivals of a slot under another execution id than its first (SPEC §9: must never happen) */
+  otherExecutionId = 0;
   nonScheduleTriggers = 0;
 
   constructor(
@@ -142,8 +157,11 @@ export class SlotTracker {
     const n = this.perSlot.get(key) ?? 0;
     this.perSlot.set(key, n + 1);
     if (n === 0) {
+      this.firstId.set(key, d.executionId);
       this.lateness.add(d.receivedAt - d.scheduledAt);
       if (d.trigger !== 'schedule') this.nonScheduleTriggers++;
+    } else if (this.firstId.get(key) !== d.executionId) {
+      this.otherExecutionId++;
     }
   }
 

@@ -48,13 +48,20 @@ export class SchedulerProcess {
   readonly firstLines: string[] = [];
   warnLines = 0;
   readyAt = 0;
+  /** exit code or signal once the process is gone */
+  exit: number | string | null = null;
   private exitedP: Promise<number | string>;
 
   private constructor(
     private readonly child: ChildProcess,
     readonly spawnedAt: number,
   ) {
-    this.exitedP = new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')));
+    this.exitedP = new Promise((resolve) =>
+      child.once('exit', (code, sig) => {
+        this.exit = code ?? sig ?? 'unknown';
+        resolve(this.exit);
+      }),
+    );
     const collect = (buf: Buffer): void => {
       const text = buf.toString();
       for (const line of text.split('\n')) {
@@ -127,9 +134,15 @@ export class SchedulerProcess {
 
   /** VmRSS and VmHWM of the scheduler process, in KiB. */
   memory(): { rssKiB: number; hwmKiB: number } {
+    this.assertAlive();
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
     const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
     return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+  }
+
+  /** Throws (with the last log lines) when the process exited on its own. */
+  assertAlive(): void {
+    if (this.exit !== null) throw new Error(`scheduler exited (${this.exit}); last log lines:\n${this.stderrTail.slice(-5).join('\n')}`);
   }
 
   /** Sends SIGUSR2 (see `heapSnapshotDir`) and resolves with the snapshot file once it is written. */

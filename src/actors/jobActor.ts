@@ -154,7 +154,9 @@ export class JobActor {
       throw new SchedulerError('internal', `job "${this.persisted.jobId}" faulted and was restarted`);
     }
     const record = after.context;
-    if (record === before.context) return record;
+    // XState's assign always builds a new context: compare the content, so a no-op (a TICK with
+    // nothing due, a heartbeat of an unknown execution) writes nothing.
+    if (after.status !== 'done' && (record === before.context || JSON.stringify(record) === JSON.stringify(before.context))) return record;
     try {
       if (!this.mayAct()) throw new SchedulerError('unavailable', 'lease lost');
       if (after.status === 'done') {
@@ -165,10 +167,13 @@ export class JobActor {
       }
       this.persisted = record;
     } catch (err) {
-      this.deps.log.error({ err, job: this.key, event: input.type }, 'job record write failed; state rolled back');
-      this.restartFrom(this.persisted);
-      this.arm(1_000);
-      throw new SchedulerError('unavailable', 'storage unavailable', { cause: err });
+      if (after.status !== 'done' && (await this.reconcile(record))) {
+        // the write timed out but landed: carry on as if it had answered
+      } else {
+        this.deps.log.error({ err, job: this.key, event: input.type }, 'job record write failed; state rolled back');
+        this.arm(1_000);
+        throw new SchedulerError('unavailable', 'storage unavailable', { cause: err });
+      }
     }
     await this.effects(record, step);
     return record;
@@ -195,6 +200,27 @@ export class JobActor {
     const at = nextWakeAt(this.record);
     const floor = minDelay > 0 ? this.deps.clock.now() + minDelay : null;
     this.deps.timers.set(this.key, at === null ? floor : floor === null ? at : Math.max(at, floor));
+  }
+
+  /**
+   * After a failed write: reads what the store holds. When it is the record just written (a write
+   * that timed out but landed), adopts its revision and returns true. Otherwise goes back to the
+   * stored record and revision (or the last written one when the store cannot be read), so a
+   * later compare-and-set starts from what is really stored and the job never wedges.
+   */
+  private async reconcile(record: JobRecord): Promise<boolean> {
+    const stored = await this.deps.store.get(record.orchestratorId, record.jobId).catch(() => undefined);
+    if (stored && JSON.stringify(stored.record) === JSON.stringify(record)) {
+      this.revision = stored.revision;
+      this.persisted = record;
+      return true;
+    }
+    if (stored) {
+      this.persisted = stored.record;
+      this.revision = stored.revision;
+    }
+    this.restartFrom(this.persisted);
+    return false;
   }
 
   private restartFrom(record: JobRecord): void {

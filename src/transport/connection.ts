@@ -61,6 +61,8 @@ export function connectionOptions(s: NatsSettings, name: string): ConnectionOpti
     servers: s.NATS_URL.split(','),
     name,
     maxReconnectAttempts: -1,
+    // no async stack capture on every request: measurable CPU at a thousand dispatches a second
+    noAsyncTraces: true,
     reconnectTimeWait: 500,
     ...(s.NATS_USER !== undefined && { user: s.NATS_USER, pass: s.NATS_PASS ?? '' }),
     ...(s.NATS_TOKEN !== undefined && { token: s.NATS_TOKEN }),
