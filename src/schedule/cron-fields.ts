@@ -9,6 +9,8 @@
 import type { CronFieldCollection } from 'cron-parser';
 
 const DAY_S = 86_400;
+/** Wall times beyond Date's range (±8.64e15 ms) are not produced. */
+const MAX_WALL_MS = 8.64e15;
 /** Days in one Gregorian cycle; the calendar, weekdays included, repeats with this period. */
 const CYCLE_DAYS = 146_097;
 
@@ -34,6 +36,33 @@ function numbers(values: readonly (number | string)[]): number[] {
   return values.filter((v): v is number => typeof v === 'number');
 }
 
+/** next[i] = the smallest set index >= i, or -1 (length n + 1, next[n] = -1). */
+function nextIndex(set: Uint8Array): Int8Array {
+  const out = new Int8Array(set.length + 1).fill(-1);
+  for (let i = set.length - 1; i >= 0; i--) out[i] = set[i] === 1 ? i : (out[i + 1] ?? -1);
+  return out;
+}
+
+/** prev[i + 1] = the largest set index <= i, or -1 (length n + 1, prev[0] = -1). */
+function prevIndex(set: Uint8Array): Int8Array {
+  const out = new Int8Array(set.length + 1).fill(-1);
+  for (let i = 0; i < set.length; i++) out[i + 1] = set[i] === 1 ? i : (out[i] ?? -1);
+  return out;
+}
+
+/** Civil date of `day` (days since 1970-01-01): [year, month 1-12, day of month 1-31]. */
+function civilFromDays(day: number): [number, number, number] {
+  const z = day + 719_468;
+  const era = Math.floor(z / CYCLE_DAYS);
+  const doe = z - era * CYCLE_DAYS;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
+
 /** cumLess[i] = how many of `set[0..i-1]` are set. */
 function cumulative(set: Uint8Array): Uint16Array {
   const out = new Uint16Array(set.length + 1);
@@ -53,6 +82,12 @@ export class CronMatcher {
   readonly #secLess: Uint16Array;
   readonly #minLess: Uint16Array;
   readonly #hourLess: Uint16Array;
+  readonly #secNext: Int8Array;
+  readonly #minNext: Int8Array;
+  readonly #hourNext: Int8Array;
+  readonly #secPrev: Int8Array;
+  readonly #minPrev: Int8Array;
+  readonly #hourPrev: Int8Array;
   readonly #nS: number;
   readonly #nM: number;
   readonly #domLast: boolean;
@@ -88,6 +123,12 @@ export class CronMatcher {
     this.#secLess = cumulative(this.#sec);
     this.#minLess = cumulative(this.#min);
     this.#hourLess = cumulative(this.#hour);
+    this.#secNext = nextIndex(this.#sec);
+    this.#minNext = nextIndex(this.#min);
+    this.#hourNext = nextIndex(this.#hour);
+    this.#secPrev = prevIndex(this.#sec);
+    this.#minPrev = prevIndex(this.#min);
+    this.#hourPrev = prevIndex(this.#hour);
     this.#nS = this.#secLess[60] ?? 0;
     this.#nM = this.#minLess[60] ?? 0;
     const nH = this.#hourLess[24] ?? 0;
@@ -257,5 +298,136 @@ export class CronMatcher {
       if (this.#sec[r - mi * 60] === 1) fn(s * 1000);
       s++;
     }
+  }
+
+  /** The smallest matching second-of-day >= sod (sod in [0, 86399]), or -1. */
+  #todAtOrAfter(sod: number): number {
+    const h = Math.floor(sod / 3600);
+    const r = sod - h * 3600;
+    const mi = Math.floor(r / 60);
+    const firstS = this.#secNext[0] ?? -1;
+    if (this.#hour[h] === 1) {
+      if (this.#min[mi] === 1) {
+        const s = this.#secNext[r - mi * 60] ?? -1;
+        if (s >= 0) return h * 3600 + mi * 60 + s;
+      }
+      const m = this.#minNext[mi + 1] ?? -1;
+      if (m >= 0) return h * 3600 + m * 60 + firstS;
+    }
+    const nh = this.#hourNext[h + 1] ?? -1;
+    return nh >= 0 ? nh * 3600 + (this.#minNext[0] ?? 0) * 60 + firstS : -1;
+  }
+
+  /** The largest matching second-of-day <= sod (sod in [0, 86399]), or -1. */
+  #todAtOrBefore(sod: number): number {
+    const h = Math.floor(sod / 3600);
+    const r = sod - h * 3600;
+    const mi = Math.floor(r / 60);
+    const lastS = this.#secPrev[60] ?? -1;
+    if (this.#hour[h] === 1) {
+      if (this.#min[mi] === 1) {
+        const s = this.#secPrev[r - mi * 60 + 1] ?? -1;
+        if (s >= 0) return h * 3600 + mi * 60 + s;
+      }
+      const m = this.#minPrev[mi] ?? -1;
+      if (m >= 0) return h * 3600 + m * 60 + lastS;
+    }
+    const ph = this.#hourPrev[h] ?? -1;
+    return ph >= 0 ? ph * 3600 + (this.#minPrev[60] ?? 0) * 60 + lastS : -1;
+  }
+
+  /** The first matching day >= `from` (days since epoch), looking at most `limit` days ahead; NaN if none. */
+  #dayAtOrAfter(from: number, limit: number): number {
+    let [y, m, d] = civilFromDays(from);
+    let day = from;
+    let wd = (((from + 4) % 7) + 7) % 7;
+    const both = this.#domWild && this.#dowWild;
+    while (day - from <= limit) {
+      const dim = daysInMonth(y, m);
+      if (this.#month[m] === 1) {
+        if (both) return day;
+        for (; d <= dim; d++, day++, wd = wd === 6 ? 0 : wd + 1) {
+          if (this.#dayFields(d, wd, dim)) return day;
+        }
+      } else {
+        const rest = dim - d + 1;
+        day += rest;
+        wd = (wd + rest) % 7;
+      }
+      d = 1;
+      if (m === 12) {
+        m = 1;
+        y++;
+      } else {
+        m++;
+      }
+    }
+    return Number.NaN;
+  }
+
+  /** The last matching day <= `from`, looking at most `limit` days back; NaN if none. */
+  #dayAtOrBefore(from: number, limit: number): number {
+    let [y, m, d] = civilFromDays(from);
+    let day = from;
+    let wd = (((from + 4) % 7) + 7) % 7;
+    const both = this.#domWild && this.#dowWild;
+    while (from - day <= limit) {
+      const dim = daysInMonth(y, m);
+      if (this.#month[m] === 1) {
+        if (both) return day;
+        for (; d >= 1; d--, day--, wd = wd === 0 ? 6 : wd - 1) {
+          if (this.#dayFields(d, wd, dim)) return day;
+        }
+      } else {
+        day -= d;
+        wd = (((wd - d) % 7) + 7) % 7;
+      }
+      if (m === 1) {
+        m = 12;
+        y--;
+      } else {
+        m--;
+      }
+      d = daysInMonth(y, m);
+    }
+    return Number.NaN;
+  }
+
+  /**
+   * The first matching whole-second wall time >= xMs, or null when there is none within one
+   * 400-year cycle (the calendar repeats, so then there is none at all) or within `maxMs`.
+   * Integer arithmetic on the field sets: O(1) within a day, O(days skipped) across days (whole
+   * months at a time when the month does not match).
+   */
+  nextWall(xMs: number, maxMs: number = MAX_WALL_MS): number | null {
+    if (this.perDay === 0) return null;
+    const x = Math.ceil(xMs / 1000);
+    let day = Math.floor(x / DAY_S);
+    if (this.dayMatches(day)) {
+      const t = this.#todAtOrAfter(x - day * DAY_S);
+      if (t >= 0) return this.#wall(day * DAY_S + t, maxMs);
+    }
+    day = this.#dayAtOrAfter(day + 1, CYCLE_DAYS);
+    if (Number.isNaN(day)) return null;
+    return this.#wall(day * DAY_S + this.#todAtOrAfter(0), maxMs);
+  }
+
+  /** The last matching whole-second wall time <= yMs, or null (see nextWall). */
+  prevWall(yMs: number, maxMs: number = MAX_WALL_MS): number | null {
+    if (this.perDay === 0) return null;
+    const y = Math.floor(yMs / 1000);
+    let day = Math.floor(y / DAY_S);
+    if (this.dayMatches(day)) {
+      const t = this.#todAtOrBefore(y - day * DAY_S);
+      if (t >= 0) return this.#wall(day * DAY_S + t, maxMs);
+    }
+    day = this.#dayAtOrBefore(day - 1, CYCLE_DAYS);
+    if (Number.isNaN(day)) return null;
+    return this.#wall(day * DAY_S + this.#todAtOrBefore(DAY_S - 1), maxMs);
+  }
+
+  #wall(sec: number, maxMs: number): number | null {
+    const ms = sec * 1000;
+    return Math.abs(ms) <= maxMs ? ms : null;
   }
 }

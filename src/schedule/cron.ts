@@ -1,12 +1,14 @@
 /**
  * Cron schedules in an IANA time zone.
  *
- * Parsing and iteration: cron-parser 5 parses the expression once, in tz 'UTC', and its results
- * are read as *wall times* (the local date-time encoded as if it were UTC). cron-parser's own tz
- * support is ~10x slower per step, so it is not used; wall times are mapped to instants here,
- * with offsets from `zone.ts` (cached, a Map lookup on the hot path). The CronExpression object is
- * kept per schedule and re-used with `reset()` + `next()`/`prev()`.
- *
+ * Parsing: cron-parser 5 parses the expression once (in tz 'UTC'; `H` seeded by the expression),
+ * and only its field sets are kept, in a CronMatcher (cron-fields.ts). Iteration is the matcher's
+ * integer arithmetic on *wall times* (the local date-time encoded as if it were UTC): the next or
+ * previous matching wall time is O(1) within a day and O(days skipped) across days (~1 µs for
+ * usual expressions, where cron-parser's next() costs ~100 µs). Wall times are mapped to instants
+ * here, with offsets from `zone.ts` (cached, a Map lookup on the hot path). A property test checks
+ * the matcher against cron-parser's own next()/prev()/includesDate.
+
  * Wall → instant rules (the product spec), with oBefore/oAfter the offsets around a transition:
  *  - normal wall time: the one instant W − offset.
  *  - gap (spring forward, the wall time does not exist): fires once, at W − oBefore, i.e. at the
@@ -22,9 +24,9 @@
  * wall times in [s + o, e + o] (minus, for fixed-hour expressions, the repeated wall times right
  * after a fall-back transition), plus, right after a spring-forward transition at T, the gap wall
  * times W in [T + oBefore, T + oAfter) mapped to W − oBefore. For usual expressions `nextAfter` is
- * one cron-parser `next()` and a handful of Map lookups.
+ * one `nextWall` and a handful of Map lookups.
  *
- * slotsBetween: `first`/`last` come from the same walk (cron-parser next()/prev()). `count` is
+ * slotsBetween: `first`/`last` come from the same walk (nextWall/prevWall). `count` is
  * computed arithmetically, never by enumerating slots: per segment, the number of matching wall
  * times in its wall range is (matching days) × |hours|·|minutes|·|seconds| plus the partial edge
  * days, counted in O(1) per day edge (`CronMatcher.countWalls`; matching days are counted month
@@ -54,6 +56,13 @@ const MAX_SEGMENT_STEPS = 10_000;
 /** Start of the bounded "does it ever match" search. */
 const PROBE_FROM = Date.UTC(2000, 0, 1);
 
+/**
+ * Parsed expressions, shared by every schedule that uses them (a CronMatcher is immutable, ~1 KB):
+ * 100,000 jobs typically use a few hundred distinct expressions. Least recently used first out.
+ */
+const matchers = new Map<string, CronMatcher>();
+const MAX_CACHED_MATCHERS = 10_000;
+
 export function compileCron(spec: CronSpec, bounds: ScheduleBounds): Schedule {
   if (typeof spec.expression !== 'string') {
     throw new ScheduleError('cron expression must be a string');
@@ -69,8 +78,20 @@ export function compileCron(spec: CronSpec, bounds: ScheduleBounds): Schedule {
       throw new ScheduleError(`cron expression "${raw}" must have 5 fields (or 6 with seconds first), got ${n}`);
     }
   }
+  const matcher = matcherOf(expression, raw);
+  return new CronSchedule(spec, bounds, matcher, zoneOffsets(spec.timezone));
+}
+
+function matcherOf(expression: string, raw: string): CronMatcher {
+  const hit = matchers.get(expression);
+  if (hit !== undefined) {
+    matchers.delete(expression);
+    matchers.set(expression, hit);
+    return hit;
+  }
   let expr: CronExpression;
   try {
+    // cron-parser is used for parsing only; iteration is CronMatcher's integer arithmetic.
     // hashSeed: makes `H` deterministic (cron-parser would otherwise seed it randomly per parse).
     expr = CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: 0, hashSeed: expression });
   } catch (err) {
@@ -81,55 +102,36 @@ export function compileCron(spec: CronSpec, bounds: ScheduleBounds): Schedule {
     throw new ScheduleError(`cron expression "${raw}" is invalid: ${reason}`);
   }
   const matcher = new CronMatcher(expr.fields);
-  // Bounded search: cron-parser stops itself after 10,000 steps ("loop limit exceeded").
-  let matches = matcher.perDay > 0;
-  if (matches) {
-    try {
-      expr.reset(new Date(PROBE_FROM));
-      expr.next();
-    } catch {
-      matches = false;
-    }
-  }
-  if (!matches) throw new ScheduleError(`cron expression "${raw}" never matches`);
-  return new CronSchedule(spec, bounds, expr, matcher, zoneOffsets(spec.timezone));
+  // Exact: the calendar repeats every 400 years, and nextWall searches one whole cycle.
+  if (matcher.nextWall(PROBE_FROM) === null) throw new ScheduleError(`cron expression "${raw}" never matches`);
+  if (matchers.size >= MAX_CACHED_MATCHERS) matchers.delete(matchers.keys().next().value as string);
+  matchers.set(expression, matcher);
+  return matcher;
 }
 
 class CronSchedule implements Schedule {
   readonly spec: ScheduleSpec;
-  readonly #expr: CronExpression;
   readonly #m: CronMatcher;
   readonly #zone: ZoneOffsets;
   readonly #startAt: number | null;
   readonly #endAt: number | null;
 
-  constructor(spec: CronSpec, bounds: ScheduleBounds, expr: CronExpression, matcher: CronMatcher, zone: ZoneOffsets) {
+  constructor(spec: CronSpec, bounds: ScheduleBounds, matcher: CronMatcher, zone: ZoneOffsets) {
     this.spec = Object.freeze({ ...spec });
-    this.#expr = expr;
     this.#m = matcher;
     this.#zone = zone;
     this.#startAt = bounds.startAt;
     this.#endAt = bounds.endAt;
   }
 
-  /** The first matching wall time >= x (whole ms), or null when there is none (or out of range). */
+  /** The first matching wall time >= x (whole ms), or null when there is none. */
   #wallAtOrAfter(x: number): number | null {
-    try {
-      this.#expr.reset(new Date(x - 1));
-      return this.#expr.next().getTime();
-    } catch {
-      return null;
-    }
+    return this.#m.nextWall(x);
   }
 
   /** The last matching wall time <= y (whole ms), or null. */
   #wallAtOrBefore(y: number): number | null {
-    try {
-      this.#expr.reset(new Date(y + 1));
-      return this.#expr.prev().getTime();
-    } catch {
-      return null;
-    }
+    return this.#m.prevWall(y);
   }
 
   /** The earliest slot >= q (q an integer), ignoring endAt. */

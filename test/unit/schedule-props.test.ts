@@ -280,4 +280,30 @@ describe('CronMatcher agrees with cron-parser includesDate', () => {
       RUNS,
     );
   });
+
+  const timeExpressions = ['*/7 * * * * *', '0 */15 9-17 * * 1-5', '30 0 0 * * *', '0 0 23 L * *', '59 59 23 31 12 *', '0 30 2 * * 0#2', '0 5,55 0,12 29 2 *', '*/20 1 * * * *'];
+  it('nextWall and prevWall equal cron-parser next() and prev()', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...expressions, ...timeExpressions), fc.integer({ min: -2_000_000_000_000, max: 8_000_000_000_000 }), (expression, x) => {
+        const expr = CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: 0 });
+        const m = new CronMatcher(expr.fields);
+        // nextWall(x) is the first match >= x: cron-parser's next() is strictly after its date.
+        expr.reset(new Date(x - 1));
+        expect(m.nextWall(x)).toBe(expr.next().getTime());
+        expr.reset(new Date(x + 1));
+        expect(m.prevWall(x)).toBe(expr.prev().getTime());
+      }),
+      RUNS,
+    );
+  });
+
+  it('nextWall finds rare days (29 February, fifth Sunday of February) and an exact hit', () => {
+    const m = (e: string) => new CronMatcher(CronExpressionParser.parse(e, { tz: 'UTC', currentDate: 0 }).fields);
+    expect(m('0 0 29 2 *').nextWall(Date.UTC(2097, 2, 1))).toBe(Date.UTC(2104, 1, 29)); // 2100 is not a leap year
+    expect(m('0 0 29 2 *').prevWall(Date.UTC(2104, 1, 28))).toBe(Date.UTC(2096, 1, 29));
+    expect(m('0 0 * 2 0#5').nextWall(Date.UTC(2021, 0, 1))).toBe(Date.UTC(2032, 1, 29));
+    expect(m('0 30 2 * * *').nextWall(Date.UTC(2026, 0, 1, 2, 30))).toBe(Date.UTC(2026, 0, 1, 2, 30));
+    expect(m('0 30 2 * * *').nextWall(Date.UTC(2026, 0, 1, 2, 30) + 1)).toBe(Date.UTC(2026, 0, 2, 2, 30));
+    expect(m('0 30 2 * * *').prevWall(Date.UTC(2026, 0, 1, 2, 30) - 1)).toBe(Date.UTC(2025, 11, 31, 2, 30));
+  });
 });
