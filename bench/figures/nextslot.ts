@@ -33,10 +33,15 @@ export async function nextSlot(ctx: BenchContext): Promise<Row[]> {
     const [expression, timezone] = CASES[i % CASES.length]!;
     return mod.compileSchedule({ kind: 'cron', expression, timezone }, { startAt: null, endAt: null, anchor: start });
   };
-  // compile cost (time-boxed like the next-slot loop)
+  // Compile cost (time-boxed like the next-slot loop), of expressions never seen before (parsed
+  // expressions are shared, so a repeat is a cache hit): a distinct 6-field expression per call.
+  const compileFresh = (i: number) => {
+    const expression = `${i % 60} ${Math.floor(i / 60) % 60} ${Math.floor(i / 3_600) % 24} * * ${1 + (Math.floor(i / 86_400) % 5)}`;
+    return mod.compileSchedule({ kind: 'cron', expression, timezone: CASES[i % CASES.length]![1] }, { startAt: null, endAt: null, anchor: start });
+  };
   let t0 = performance.now();
   let nCompile = 0;
-  while (performance.now() - t0 < measureMs / 4) for (let j = 0; j < 10; j++) compileOne(nCompile++);
+  while (performance.now() - t0 < measureMs / 4) for (let j = 0; j < 10; j++) compileFresh(nCompile++);
   const compilePerSec = nCompile / ((performance.now() - t0) / 1000);
 
   const schedules = CASES.map((_, i) => compileOne(i));
@@ -59,10 +64,10 @@ export async function nextSlot(ctx: BenchContext): Promise<Row[]> {
   ctx.notes.push(
     `6. Next slot: compileSchedule from src/schedule in the bench process; nextAfter called for ${measureMs / 1000} s (${calls.toLocaleString('en-US')} calls) round-robin over ` +
       `${CASES.length} zoned cron schedules (${CASES.map(([e, z]) => `"${e}" ${z}`).join(', ')}), each call starting at the previous slot ` +
-      `(so DST transitions are crossed; each chain restarts after two years). Compilation (parse + zone + never-matches check): ${fmtRate(compilePerSec)}.`,
+      `(so DST transitions are crossed; each chain restarts after two years). Compilation of expressions not seen before (parse + zone + never-matches check; a repeated expression is a cache hit): ${fmtRate(compilePerSec)}.`,
   );
   return [
     { figure: '6. Next-slot computations (zoned cron)', target: '≥ 20,000/s', measured: fmtRate(perSec), status: verdict(perSec >= 20_000) },
-    { figure: '6. Schedule compilations (zoned cron)', target: '—', measured: fmtRate(compilePerSec), status: 'info' },
+    { figure: '6. Compilations of new expressions', target: '—', measured: fmtRate(compilePerSec), status: 'info' },
   ];
 }
