@@ -1,4 +1,4 @@
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import { SchedulerError } from '../contract/errors.js';
 import type { AuditEvent, JobRecord } from '../core/record.js';
@@ -23,8 +23,13 @@ export interface JobActorDeps {
    * every write and dispatch, so a replica that lost its lease neither writes nor dispatches.
    */
   fence?: ((orchestratorId: string) => boolean) | undefined;
-  /** XState inspection; a throwing observer is isolated from the job. */
+  /** XState inspection; a throwing observer is isolated from the job. Unused with `parent`. */
   inspect?: ((e: InspectionEvent) => void) | undefined;
+  /**
+   * The XState parent (the orchestrator's supervisor actor, `supervisorMachine`): the job actor
+   * joins its actor system and is stopped through it. Without one, the job actor is a root.
+   */
+  parent?: AnyActorRef | undefined;
 }
 
 /** An event as callers send it: the actor adds `now` and `step`. */
@@ -119,15 +124,22 @@ export class JobActor {
   stop(): void {
     this.stopped = true;
     this.deps.timers.set(this.key, null);
-    this.actor.stop();
+    this.stopActor();
+  }
+
+  private stopActor(): void {
+    const parent = this.deps.parent;
+    if (parent) parent.send({ type: 'JOB.STOP', ref: this.actor });
+    else this.actor.stop();
   }
 
   private spawn(record: JobRecord): Actor<JobMachine> {
-    const inspect = this.deps.inspect;
+    const { inspect, parent } = this.deps;
     const actor = createActor(this.deps.machine, {
       input: record,
       id: this.key,
-      ...(inspect && {
+      ...(parent && { parent }),
+      ...(inspect && !parent && {
         inspect: (e: InspectionEvent) => {
           try {
             inspect(e);
@@ -224,7 +236,7 @@ export class JobActor {
   }
 
   private restartFrom(record: JobRecord): void {
-    this.actor.stop();
+    this.stopActor();
     this.actor = this.spawn(record);
   }
 

@@ -6,7 +6,9 @@ import type { Operation } from '../contract/constants.js';
 import type { AuditEvent, JobRecord } from '../core/record.js';
 import { applyPatch, checkInputSize, normalizeSpec, type SpecLimits } from '../core/spec.js';
 import { toView, type JobView } from '../core/view.js';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { newRecord } from '../machines/jobLogic.js';
+import { supervisorMachine, type SupervisorMachine } from '../machines/supervisorMachine.js';
 import { KeyExistsError } from '../store/jobStore.js';
 import { JobActor, type JobActorDeps } from './jobActor.js';
 
@@ -52,20 +54,40 @@ const decodeCursor = (c: string): string => {
 };
 
 /**
- * The supervisor of one orchestrator: it owns that orchestrator's job actors in its own map (no
- * XState parent with thousands of children) and is the only way to reach them, so every lookup
- * is by (orchestratorId, jobId) and a command can never touch another orchestrator's job.
+ * The supervisor of one orchestrator: it owns that orchestrator's job actors in its own map and
+ * is the only way to reach them, so every lookup is by (orchestratorId, jobId) and a command can
+ * never touch another orchestrator's job. Its XState actor (`supervisorMachine`) is the job
+ * actors' parent: they share one actor system per orchestrator, and inspectors show the tree.
  */
 export class Supervisor {
   private readonly jobs = new Map<string, JobActor>();
   /** jobIds whose create is in flight, so two concurrent creates cannot both win. */
   private readonly creating = new Set<string>();
+  private readonly deps: JobActorDeps;
+  /** The XState parent of this orchestrator's job actors. */
+  readonly root: Actor<SupervisorMachine>;
 
   constructor(
     readonly orchestratorId: string,
-    private readonly deps: JobActorDeps,
+    deps: JobActorDeps,
     private readonly limits: SupervisorLimits,
-  ) {}
+  ) {
+    const inspect = deps.inspect;
+    this.root = createActor(supervisorMachine, {
+      id: `supervisor:${orchestratorId}`,
+      ...(inspect && {
+        inspect: (e: InspectionEvent) => {
+          try {
+            inspect(e);
+          } catch {
+            /* an inspector's failure is never the jobs' */
+          }
+        },
+      }),
+    });
+    this.root.start();
+    this.deps = { ...deps, parent: this.root };
+  }
 
   get size(): number {
     return this.jobs.size;
@@ -90,6 +112,7 @@ export class Supervisor {
   stop(): void {
     for (const a of this.jobs.values()) a.stop();
     this.jobs.clear();
+    this.root.stop();
   }
 
   private actor(jobId: string): JobActor {
