@@ -36,8 +36,12 @@ async function main(): Promise<void> {
     }
   }
   let nc;
+  let leaseNc;
   try {
     nc = await connectNats({ ...config, NATS_URL: url }, `scheduler:${config.SCHED_PREFIX}`);
+    // Lease renewals get a connection of their own: on the main one they would queue behind job
+    // writes under load, and a replica could lose its leases while it is only busy.
+    leaseNc = await connectNats({ ...config, NATS_URL: url }, `scheduler-leases:${config.SCHED_PREFIX}`);
   } catch (err) {
     process.stderr.write(`scheduler: cannot connect to NATS at ${url}: ${(err as Error).message}\n`);
     await embedded?.stop();
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
       http?.close();
       await inspection?.close();
       await nc.drain().catch(() => undefined);
+      await leaseNc.drain().catch(() => undefined);
       await embedded?.stop();
       log.info('stopped');
       process.exit(0);
@@ -92,7 +97,7 @@ async function main(): Promise<void> {
       log.info({ port: inspection.port }, 'inspection endpoint (ws, loopback)');
     }
     const inspect = inspection?.inspect;
-    scheduler = await Scheduler.start({ config, nc, log, metrics, ...(inspect && { inspect }) });
+    scheduler = await Scheduler.start({ config, nc, leaseNc, log, metrics, ...(inspect && { inspect }) });
   })();
   await booting;
 }

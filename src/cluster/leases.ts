@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 
@@ -19,6 +19,9 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const now = (): number => performance.now();
 
+/** An answer of the server refusing the write (the key's revision moved, or it is gone), as opposed to no answer. */
+const isRefusal = (err: unknown): boolean => err instanceof JetStreamApiError;
+
 /**
  * Ownership of orchestrators through leases in the KV bucket `P_leases`, whose `max_age` is the
  * lease TTL: a lease that is not renewed disappears on the server's clock. A replica holds a lease
@@ -34,6 +37,8 @@ export class LeaseManager {
   private timer: NodeJS.Timeout | null = null;
   private replicaRevision = 0;
   private stopped = false;
+  /** Orchestrators whose renewal is in flight (a slow one is not sent again meanwhile). */
+  private readonly renewing = new Set<string>();
   private readonly margin: number;
 
   private constructor(
@@ -104,7 +109,7 @@ export class LeaseManager {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    for (const o of [...this.held.keys()]) await this.release(o);
+    await Promise.all([...this.held.keys()].map((o) => this.release(o)));
     await this.kv.delete(`_replicas.${this.replicaId}`).catch(() => undefined);
   }
 
@@ -120,23 +125,53 @@ export class LeaseManager {
 
   private async renewAll(): Promise<void> {
     if (this.stopped) return;
-    await this.heartbeat().catch(() => undefined);
-    await Promise.all(
-      [...this.held].map(async ([o, h]) => {
-        const sentAt = now();
-        if (sentAt >= h.validUntil) {
-          this.lose(o, 'lease ran out before it could be renewed');
-          return;
-        }
-        try {
-          const value = enc.encode(JSON.stringify({ owner: this.replicaId, acquiredAt: new Date().toISOString() } satisfies LeaseValue));
-          const revision = await this.kv.update(o, value, h.revision);
-          if (this.held.get(o) === h) this.held.set(o, { revision, validUntil: sentAt + this.ttlMs - this.margin });
-        } catch (err) {
-          this.lose(o, `renewal refused: ${(err as Error).message}`);
-        }
-      }),
-    );
+    await Promise.all([
+      this.heartbeat().catch(() => undefined),
+      ...[...this.held]
+        .filter(([o]) => !this.renewing.has(o))
+        .map(async ([o, h]) => {
+          this.renewing.add(o);
+          try {
+            await this.renew(o, h);
+          } finally {
+            this.renewing.delete(o);
+          }
+        }),
+    ]);
+  }
+
+  /**
+   * One renewal by compare-and-set. A renewal that fails without an answer (timeout, no
+   * connection) keeps the lease until its validity runs out, and the next round tries again. A
+   * refused one (the revision moved) reads the lease back: a renewal of ours that timed out but
+   * landed left our own value there, and the lease is still ours at that revision; anything else
+   * means another replica holds it.
+   */
+  private async renew(o: string, h: Held): Promise<void> {
+    const sentAt = now();
+    if (sentAt >= h.validUntil) {
+      this.lose(o, 'lease ran out before it could be renewed');
+      return;
+    }
+    const value = enc.encode(JSON.stringify({ owner: this.replicaId, acquiredAt: new Date().toISOString() } satisfies LeaseValue));
+    try {
+      const revision = await this.kv.update(o, value, h.revision);
+      if (this.held.get(o) === h) this.held.set(o, { revision, validUntil: sentAt + this.ttlMs - this.margin });
+      return;
+    } catch (err) {
+      if (!isRefusal(err)) {
+        this.log.warn({ orchestratorId: o, err: (err as Error).message }, 'lease renewal got no answer; retrying');
+        return;
+      }
+    }
+    const e = await this.kv.get(o).catch(() => null);
+    if (e && e.operation === 'PUT' && e.length > 0 && (JSON.parse(dec.decode(e.value)) as LeaseValue).owner === this.replicaId && this.held.get(o) === h) {
+      // Still ours at a newer revision; its validity stays that of the last confirmed renewal
+      // until the next one (by CAS on the revision read here) confirms it again.
+      this.held.set(o, { revision: e.revision, validUntil: h.validUntil });
+      return;
+    }
+    this.lose(o, 'renewal refused: another replica holds the lease');
   }
 
   private lose(o: string, reason: string): void {

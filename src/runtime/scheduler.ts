@@ -32,6 +32,11 @@ export interface SchedulerOptions {
   config: Config;
   /** A connected client; the scheduler does not close it (the caller drains it). */
   nc: NatsConnection;
+  /**
+   * A second connection for lease renewals (default: `nc`), so that they do not queue behind job
+   * writes under load. The scheduler does not close it either.
+   */
+  leaseNc?: NatsConnection;
   log: Logger;
   clock?: Clock;
   /** The job machine; tests provide one with injected faults. */
@@ -113,7 +118,9 @@ export class Scheduler {
     await ensureStreams(jsm, this.names, config.SCHED_EVENTS_MAX_AGE);
     this.store = await JobStore.open(js, this.names.jobsBucket);
     this.registry = await OrchestratorRegistry.open(js, this.names.orchestratorsBucket);
-    this.leases = await LeaseManager.open(js, this.names.leasesBucket, config.SCHED_LEASE_TTL_MS, log, (o) => this.lose(o));
+    // A renewal that gets no answer gives up after a third of the TTL, so the next round retries in time.
+    const leaseJs = jetstream(this.opts.leaseNc ?? nc, { timeout: Math.max(500, Math.floor(config.SCHED_LEASE_TTL_MS / 3)) });
+    this.leases = await LeaseManager.open(leaseJs, this.names.leasesBucket, config.SCHED_LEASE_TTL_MS, log, (o) => this.lose(o));
     this.publisher = new EventPublisher(js, this.names.prefix, log, (e) => this.metrics.observe(e));
     this.dispatcher = new Dispatcher(nc, this.names.prefix);
     this.timers = new TimerQueue(clock, (key) => this.onTimer(key));
