@@ -4,7 +4,7 @@
  * their targets, plus the machine. Never part of `npm test`.
  *
  *   --quick      smaller sizes and shorter windows (same code paths); under a minute
- *   --only=LIST  figures to run (1 ceiling, 2,3 load, 4,5 scale and recovery, 5b downtime ratio alone, 6 next slot)
+ *   --only=LIST  figures to run (1 ceiling, 2,3 load, 4,5 scale and recovery, 5b downtime ratio alone, 6 next slot, 7 failover)
  *   --cpu-prof   run every scheduler under `node --cpu-prof`; profiles and their top functions
  *                land in bench/.profiles/<figure>/
  *   --heap-snapshot  figure 4 takes a V8 heap snapshot of the scheduler after creating its jobs
@@ -15,6 +15,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ceiling } from './figures/ceiling.js';
+import { failover } from './figures/failover.js';
 import { load } from './figures/load.js';
 import { nextSlot } from './figures/nextslot.js';
 import { downtimeRatio, scaleAndRecovery } from './figures/scale.js';
@@ -38,6 +39,7 @@ const FIGURES: Figure[] = [
   { ids: ['4', '5'], run: scaleAndRecovery },
   { ids: ['5', '5b'], run: downtimeRatio },
   { ids: ['6'], run: nextSlot },
+  { ids: ['7'], run: failover },
 ];
 
 function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; cpuProf: boolean; heap: boolean } {
@@ -52,7 +54,7 @@ function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; 
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--root=')) process.env.BENCH_ROOT = path.resolve(a.slice(7));
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--only=1,2,3,4,5,5b,6] [--cpu-prof] [--heap-snapshot] [--root=DIR]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--only=1,2,3,4,5,5b,6,7] [--cpu-prof] [--heap-snapshot] [--root=DIR]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }

@@ -164,6 +164,12 @@ export class SchedulerProcess {
     }
   }
 
+  /** SIGKILL (a crash: no lease released, nothing flushed); resolves when the process is gone. */
+  async kill(): Promise<number | string> {
+    this.child.kill('SIGKILL');
+    return this.exitedP;
+  }
+
   /** SIGTERM (a clean shutdown, which also writes the CPU profile); SIGKILL after `graceMs`. */
   async stop(graceMs = 30_000): Promise<number | string> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
