@@ -35,6 +35,8 @@ export interface JobActorDeps {
 /** An event as callers send it: the actor adds `now` and `step`. */
 export type JobInput = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'now' | 'step'> : never) : never;
 
+const SETTLED: Promise<unknown> = Promise.resolve();
+
 /**
  * One job: an XState actor of the job machine plus what the machine may not do itself. Every
  * event goes through a serial queue: send to the machine, write the record (compare-and-set),
@@ -47,10 +49,11 @@ export class JobActor {
   private persisted: JobRecord;
   private revision: number;
   private step: number;
-  private queue: Promise<unknown> = Promise.resolve();
+  private queue: Promise<unknown> = SETTLED;
   private faults = 0;
   private stopped = false;
-  private readonly dispatching = new Set<string>();
+  /** Executions whose dispatch is in flight here (created on the first dispatch). */
+  private dispatching: Set<string> | null = null;
 
   constructor(
     private readonly deps: JobActorDeps,
@@ -149,7 +152,9 @@ export class JobActor {
         },
       }),
     });
-    actor.subscribe({ error: () => undefined });
+    // A root actor's error with no observer is rethrown by XState (a crash); a child's goes to its
+    // parent (which ignores it). Either way the error is read from the snapshot in `apply`.
+    if (!parent) actor.subscribe({ error: () => undefined });
     actor.start();
     return actor;
   }
@@ -264,7 +269,7 @@ export class JobActor {
   }
 
   private startDispatch(executionId: string): void {
-    if (this.dispatching.has(executionId) || this.stopped || !this.mayAct()) return;
+    if (this.dispatching?.has(executionId) || this.stopped || !this.mayAct()) return;
     const r = this.record;
     const a = r.active.find((x) => x.executionId === executionId);
     if (!a) return;
@@ -290,14 +295,14 @@ export class JobActor {
       attempts: r.spec.dispatchRetry.attempts,
       backoffMs: r.spec.dispatchRetry.backoffMs,
     };
-    this.dispatching.add(executionId);
+    (this.dispatching ??= new Set()).add(executionId);
     const onAttempt = (attempt: number): void => {
       this.send({ type: 'DISPATCH_ATTEMPT', executionId, attempt }).catch(() => undefined);
     };
     void this.deps.dispatcher
       .dispatch(req, policy, onAttempt, () => !this.stopped && this.mayAct())
       .then((outcome: DispatchOutcome) => {
-        this.dispatching.delete(executionId);
+        this.dispatching?.delete(executionId);
         if (this.stopped || outcome === null) return;
         const ev: JobInput = outcome.accepted
           ? { type: 'DISPATCH_ACCEPTED', executionId }
@@ -305,7 +310,7 @@ export class JobActor {
         return this.send(ev).then(() => undefined);
       })
       .catch((err: unknown) => {
-        this.dispatching.delete(executionId);
+        this.dispatching?.delete(executionId);
         if (this.stopped) return;
         this.deps.log.warn({ err, job: this.key, executionId }, 'dispatch result not recorded');
       });

@@ -51,6 +51,12 @@ describe('supervisorMachine', () => {
     expect(bad.getSnapshot().status).toBe('error');
     expect(errors).toHaveLength(1);
     expect(root.getSnapshot().status).toBe('active');
+    // without an observer too (the job actor does not subscribe when it has a parent): nothing
+    // is rethrown (vitest fails the run on an unhandled error)
+    const silent = createActor(faulty, { input: record({ jobId: 'silent' }), id: 'acme.silent', parent: root }).start();
+    silent.send({ type: 'TICK', now: T0 + 10_000, step: 1 });
+    expect(silent.getSnapshot().status).toBe('error');
+    expect(root.getSnapshot().status).toBe('active');
     good.send({ type: 'TICK', now: T0 + 10_000, step: 1 });
     expect(good.getSnapshot().context.counters.dispatched).toBe(1);
     root.stop();
