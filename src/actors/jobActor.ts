@@ -104,13 +104,14 @@ export class JobActor {
 
   /**
    * After a (re)start: publishes what the stored outbox holds (the stream drops duplicates by id),
-   * re-sends dispatches that never got an answer (same execution id), then ticks. With `strict`
-   * (a new job) a failed publish is an error, since the create must not say ok without its event.
+   * unless `replay` is false (the previous owner handed over cleanly: all published), re-sends
+   * dispatches that never got an answer (same execution id), then ticks. With `strict` (a new
+   * job) a failed publish is an error, since the create must not say ok without its event.
    */
-  async recover(opts: { strict?: boolean } = {}): Promise<void> {
+  async recover(opts: { strict?: boolean; replay?: boolean } = {}): Promise<void> {
     await this.run(async () => {
       const r = this.record;
-      const events = r.outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : []));
+      const events = opts.replay === false ? [] : r.outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : []));
       await this.deps.publisher.publish(events, { replay: !opts.strict }).catch((err: unknown) => {
         if (opts.strict) throw new SchedulerError('unavailable', 'job stored, but its events are not yet published (retrying)', { cause: err });
         this.deps.log.warn({ err, job: this.key }, 'outbox replay failed');

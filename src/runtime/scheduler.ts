@@ -213,13 +213,15 @@ export class Scheduler {
     entry.done = (async () => {
       try {
         if (!(await this.leases.acquire(o))) return false;
+        // a clean handover (planned stop, rebalancing) left nothing unpublished: no outbox replay
+        const clean = await this.registry.takeClean(o);
         const sup = this.supervisor(o, true)!;
         const loaded = [];
         for await (const stored of this.store.loadAll(o)) loaded.push(sup.adopt(stored));
         adopted();
         // bounded: messages of other orchestrators (say, waiting for a dead owner's lease) must not hold a takeover up
         await this.executions.caughtUp(1_500);
-        await runLimited(loaded, 64, (a) => a.recover());
+        await runLimited(loaded, 64, (a) => a.recover({ replay: !clean }));
         return true;
       } finally {
         adopted();
@@ -230,9 +232,22 @@ export class Scheduler {
     return entry.done;
   }
 
+  /** Hands an orchestrator over (rebalancing): stops its jobs, marks it clean when all its events are out, then releases the lease. */
   private async release(o: string): Promise<void> {
     await this.dropSupervisor(o);
+    const deadline = Date.now() + 2_000;
+    while (this.publisher.pendingFor(o) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.markClean([o]);
     await this.leases.release(o);
+  }
+
+  /** Marks the orchestrators this replica still owns and has no unpublished event of as handed over cleanly. */
+  private async markClean(orchestrators: string[]): Promise<void> {
+    await Promise.all(
+      orchestrators
+        .filter((o) => this.leases.owns(o) && this.publisher.pendingFor(o) === 0)
+        .map((o) => this.registry.markClean(o).catch((err: unknown) => this.opts.log.warn({ err, orchestratorId: o }, 'could not mark a clean handover'))),
+    );
   }
 
   /** The lease is gone: stop every job of the orchestrator here at once (they write nothing more). */
@@ -470,9 +485,12 @@ export class Scheduler {
       for (const s of this.supervisors.values()) for (const a of s.actors()) idle.push(a.run(async () => undefined));
       await Promise.allSettled(idle);
       for (const s of this.supervisors.values()) s.stop();
+      // events still being retried get a moment; the orchestrators with none left are marked
+      // clean, so their next owner does not replay their outboxes (duplicates past the window)
+      await this.publisher.close(2_000);
+      await this.markClean([...this.supervisors.keys()]);
       await this.leases.stop();
       this.registry.stop();
-      await this.publisher.close(2_000);
     })();
     return this.stopping;
   }

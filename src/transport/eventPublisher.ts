@@ -26,6 +26,13 @@ export class EventPublisher {
     return this.retrying.size;
   }
 
+  /** Events of this orchestrator still being retried. */
+  pendingFor(orchestratorId: string): number {
+    let n = 0;
+    for (const e of this.retrying) if (e.orchestratorId === orchestratorId) n++;
+    return n;
+  }
+
   /** Resolves once JetStream stored the events; throws when the first attempt fails (they are retried in the background). */
   async publish(events: readonly AuditEvent[], opts: { replay?: boolean } = {}): Promise<void> {
     if (events.length === 0) return;
