@@ -37,6 +37,14 @@ export type JobInput = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 
 
 const SETTLED: Promise<unknown> = Promise.resolve();
 
+/** Whether two records hold the same content: the same field values by identity, else equal JSON. */
+export function sameContent(a: JobRecord, b: JobRecord): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a) as (keyof JobRecord)[];
+  if (ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k])) return true;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /**
  * One job: an XState actor of the job machine plus what the machine may not do itself. Every
  * event goes through a serial queue: send to the machine, write the record (compare-and-set),
@@ -173,8 +181,10 @@ export class JobActor {
     }
     const record = after.context;
     // XState's assign always builds a new context: compare the content, so a no-op (a TICK with
-    // nothing due, a heartbeat of an unknown execution) writes nothing.
-    if (after.status !== 'done' && (record === before.context || JSON.stringify(record) === JSON.stringify(before.context))) return record;
+    // nothing due, a heartbeat of an unknown execution) writes nothing. The pure logic returns the
+    // fields it did not change as they were, so a field-by-field identity check settles nearly
+    // every no-op; the JSON comparison only runs when some field is a new object.
+    if (after.status !== 'done' && sameContent(record, before.context)) return record;
     try {
       if (!this.mayAct()) throw new SchedulerError('unavailable', 'lease lost');
       if (after.status === 'done') {
