@@ -167,16 +167,33 @@ export async function scaleAndRecovery(ctx: BenchContext): Promise<Row[]> {
 
     // ---- figure 5a: restart with the stored population -----------------------------------
     const stopMs = await stop(sched);
+    // a clean stop releases every lease (one left behind would keep its orchestrator from the next process for a TTL)
+    const leasesKv = await new Kvm(jetstream(nc)).open(`${P4}_leases`);
+    let leasesLeft = 0;
+    for await (const k of await leasesKv.keys()) if (!k.startsWith('_replicas.')) leasesLeft++;
     const w0 = await streamWrites(jsm, P4);
     sched = await start(P4, 'restart');
-    const restartMs = sched.readyMs;
+    // Ready means every orchestrator's jobs are loaded and recovered: a `show` of one job of each
+    // orchestrator must succeed (the probe command alone is answered before this replica owns any).
+    const probes = new Map<string, string>();
+    population.forEach((p, i) => {
+      if (!created.failedIdx.has(i) && !probes.has(p.orchestratorId)) probes.set(p.orchestratorId, String(p.body.jobId));
+    });
+    const probeDeadline = performance.now() + 120_000;
+    for (const [o, jobId] of probes) {
+      while ((await orch.cmd(o, 'show', { jobId }).catch(() => ({ ok: false }))).ok !== true) {
+        if (performance.now() > probeDeadline) throw new Error(`restart: orchestrator ${o} not serving its jobs after 120 s`);
+        await sleep(10);
+      }
+    }
+    const restartMs = performance.now() - sched.spawnedAt;
     const memR = sched.memory();
     const restartWrites = diffWrites(await streamWrites(jsm, P4), w0);
     await stop(sched);
     orch.close();
     const kvWrites = restartWrites[`KV_${P4}_jobs`] ?? 0;
     progress(
-      `scale: SIGTERM took ${fmtMs(stopMs)}; restart ready in ${fmtMs(restartMs)} (empty store: ${fmtMs(baseline)}), RSS ${fmtMiB(memR.rssKiB)}; ` +
+      `scale: SIGTERM took ${fmtMs(stopMs)} (leases left behind: ${leasesLeft}); restart ready (every orchestrator serving its jobs) in ${fmtMs(restartMs)} (empty store: ${fmtMs(baseline)}), RSS ${fmtMiB(memR.rssKiB)}; ` +
         `job-record writes until ready: ${fmtInt(kvWrites)}, all stream writes: ${fmtInt(sum(restartWrites))}`,
     );
     const breakdown = Object.entries(restartWrites)
@@ -197,7 +214,9 @@ export async function scaleAndRecovery(ctx: BenchContext): Promise<Row[]> {
     ctx.notes.push(
       `5. Recovery: time to ready is measured from outside: spawn of \`node --import tsx src/main.ts\` until a \`show\` command is ` +
         `answered with something other than \`unavailable\` (LOG_LEVEL=warn hides the "scheduler ready" line); it includes Node/tsx ` +
-        `start-up, which the empty-store figure shows. Restart: SIGTERM of the figure-4 scheduler (took ${fmtMs(stopMs)}), then a new process on the same store.`,
+        `start-up, which the empty-store figure shows. For the restart, ready also needs a \`show\` of one job of each of the ${probes.size} ` +
+        `orchestrators to succeed (every orchestrator owned, its jobs loaded and recovered). Restart: SIGTERM of the figure-4 scheduler ` +
+        `(took ${fmtMs(stopMs)}; leases left behind: ${leasesLeft}), then a new process on the same store.`,
     );
     return rows;
   } finally {

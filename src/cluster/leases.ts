@@ -38,7 +38,7 @@ export class LeaseManager {
   private replicaRevision = 0;
   private stopped = false;
   /** Orchestrators whose renewal is in flight (a slow one is not sent again meanwhile). */
-  private readonly renewing = new Set<string>();
+  private readonly renewing = new Map<string, Promise<void>>();
   private readonly margin: number;
 
   private constructor(
@@ -92,11 +92,26 @@ export class LeaseManager {
     }
   }
 
-  /** Gives the lease up (for rebalancing or shutdown). */
+  /**
+   * Gives the lease up (for rebalancing or shutdown). A renewal still in flight is waited for
+   * first (deleting at the revision it replaces would be refused, and the lease would stay until
+   * its TTL ran out, keeping the orchestrator from the next owner that long).
+   */
   async release(orchestratorId: string): Promise<void> {
+    await this.renewing.get(orchestratorId);
     const h = this.held.get(orchestratorId);
     this.held.delete(orchestratorId);
-    if (h) await this.kv.delete(orchestratorId, { previousSeq: h.revision }).catch(() => undefined);
+    if (!h) return;
+    try {
+      await this.kv.delete(orchestratorId, { previousSeq: h.revision });
+    } catch (err) {
+      if (!isRefusal(err)) return;
+      // a renewal of ours that timed out but landed moved the revision: delete at that one
+      const e = await this.kv.get(orchestratorId).catch(() => null);
+      if (e && e.operation === 'PUT' && e.length > 0 && (JSON.parse(dec.decode(e.value)) as LeaseValue).owner === this.replicaId) {
+        await this.kv.delete(orchestratorId, { previousSeq: e.revision }).catch(() => undefined);
+      }
+    }
   }
 
   /** Ids of the live replicas (including this one). */
@@ -130,9 +145,10 @@ export class LeaseManager {
       ...[...this.held]
         .filter(([o]) => !this.renewing.has(o))
         .map(async ([o, h]) => {
-          this.renewing.add(o);
+          const p = this.renew(o, h).catch((err: unknown) => this.log.warn({ err, orchestratorId: o }, 'lease renewal failed'));
+          this.renewing.set(o, p);
           try {
-            await this.renew(o, h);
+            await p;
           } finally {
             this.renewing.delete(o);
           }
