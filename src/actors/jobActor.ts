@@ -127,6 +127,9 @@ export class JobActor {
       for (const a of r.active) if (a.state === 'dispatched') this.startDispatch(a.executionId);
       this.arm();
     });
+    // Nothing due and no deadline passed: a TICK would change nothing (the timer is armed).
+    const wake = nextWakeAt(this.record);
+    if (wake === null || wake > this.deps.clock.now()) return;
     await this.send({ type: 'TICK' }).catch((err: unknown) => {
       if (this.stopped) return; // deleted (or handed over) meanwhile
       this.deps.log.error({ err, job: this.key }, 'recovery tick failed');

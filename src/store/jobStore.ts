@@ -99,7 +99,8 @@ export class JobStore {
     });
     const info = await c.info(true);
     if (info.num_pending === 0) return;
-    const messages = await c.consume();
+    // large batches: a takeover reads every record of the orchestrator at once
+    const messages = await c.consume({ max_messages: Math.min(1_000, info.num_pending) });
     try {
       for await (const m of messages) {
         const op = m.headers?.get('KV-Operation');
