@@ -12,14 +12,14 @@ import { EXECUTION_ID_PATTERN, ID_PATTERN } from './ids.js';
 export const idSchema = z.string().regex(ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,64}$');
 export const executionIdSchema = z.string().regex(EXECUTION_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,128}$');
 
-const OFFSET_SUFFIX = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
+/** Date-time with seconds and fraction optional and an explicit offset: `Z`, `+hh:mm` or `+hhmm`. */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 /** Largest instant handled: year 9999. Far enough for any schedule, far from Date's limits. */
 export const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** An ISO-8601 date-time with an explicit offset; yields epoch ms. */
 export const instantSchema = z.string().max(64).transform((s, ctx) => {
-  const ms = ISO_DATE_TIME.test(s) && OFFSET_SUFFIX.test(s) ? Date.parse(s) : Number.NaN;
+  const ms = ISO_DATE_TIME.test(s) ? Date.parse(s) : Number.NaN;
   if (!Number.isFinite(ms) || ms < 0 || ms > MAX_INSTANT) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date-time with an offset (e.g. 2026-11-27T09:00:00.000Z) between 1970 and 9999' });
     return z.NEVER;
