@@ -1,4 +1,4 @@
-import { assign, setup } from 'xstate';
+import { assertEvent, assign, setup } from 'xstate';
 import type { CompletionStatus, DispatchFailure, JobState } from '../contract/constants.js';
 import type { JobRecord } from '../core/record.js';
 import type { JobSpec } from '../core/spec.js';
@@ -65,29 +65,39 @@ export const jobMachine = setup({
     ),
     expire: assign(({ context, event }) => L.expireDeadlines(context, event.step, event.now)),
     fire: assign(({ context, event }) => L.fireDue(context, event.step, event.now)),
-    runNow: assign(({ context, event }) =>
-      event.type === 'RUN_NOW' ? L.runNow(context, event.step, event.now, event.inputs, event.ignoreOverlap) : context,
-    ),
-    attempt: assign(({ context, event }) =>
-      event.type === 'DISPATCH_ATTEMPT' ? L.dispatchAttempt(context, event.step, event.now, event.executionId, event.attempt) : context,
-    ),
-    accepted: assign(({ context, event }) =>
-      event.type === 'DISPATCH_ACCEPTED' ? L.dispatchAccepted(context, event.step, event.now, event.executionId) : context,
-    ),
-    failed: assign(({ context, event }) =>
-      event.type === 'DISPATCH_FAILED'
-        ? L.dispatchFailed(context, event.step, event.now, event.executionId, event.reason, event.detail)
-        : context,
-    ),
-    completed: assign(({ context, event }) => (event.type === 'COMPLETED' ? L.completed(context, event.step, event.now, event) : context)),
-    heartbeat: assign(({ context, event }) =>
-      event.type === 'HEARTBEAT' ? L.heartbeat(context, event.step, event.now, event.executionId) : context,
-    ),
-    pause: assign(({ context, event }) => (event.type === 'PAUSE' ? L.pause(context, event.step, event.now, event.reason) : context)),
+    runNow: assign(({ context, event }) => {
+      assertEvent(event, 'RUN_NOW');
+      return L.runNow(context, event.step, event.now, event.inputs, event.ignoreOverlap);
+    }),
+    attempt: assign(({ context, event }) => {
+      assertEvent(event, 'DISPATCH_ATTEMPT');
+      return L.dispatchAttempt(context, event.step, event.now, event.executionId, event.attempt);
+    }),
+    accepted: assign(({ context, event }) => {
+      assertEvent(event, 'DISPATCH_ACCEPTED');
+      return L.dispatchAccepted(context, event.step, event.now, event.executionId);
+    }),
+    failed: assign(({ context, event }) => {
+      assertEvent(event, 'DISPATCH_FAILED');
+      return L.dispatchFailed(context, event.step, event.now, event.executionId, event.reason, event.detail);
+    }),
+    completed: assign(({ context, event }) => {
+      assertEvent(event, 'COMPLETED');
+      return L.completed(context, event.step, event.now, event);
+    }),
+    heartbeat: assign(({ context, event }) => {
+      assertEvent(event, 'HEARTBEAT');
+      return L.heartbeat(context, event.step, event.now, event.executionId);
+    }),
+    pause: assign(({ context, event }) => {
+      assertEvent(event, 'PAUSE');
+      return L.pause(context, event.step, event.now, event.reason);
+    }),
     resume: assign(({ context, event }) => L.resume(context, event.step, event.now)),
-    update: assign(({ context, event }) =>
-      event.type === 'UPDATE' ? L.update(context, event.step, event.now, event.spec, event.changed, event.scheduleChanged) : context,
-    ),
+    update: assign(({ context, event }) => {
+      assertEvent(event, 'UPDATE');
+      return L.update(context, event.step, event.now, event.spec, event.changed, event.scheduleChanged);
+    }),
     deleted: assign(({ context, event }) => L.deleted(context, event.step, event.now)),
   },
 }).createMachine({
