@@ -61,7 +61,7 @@ const PROBE_FROM = Date.UTC(2000, 0, 1);
  * 100,000 jobs typically use a few hundred distinct expressions. Least recently used first out.
  */
 const matchers = new Map<string, CronMatcher>();
-const MAX_CACHED_MATCHERS = 10_000;
+export const MAX_CACHED_MATCHERS = 10_000;
 
 export function compileCron(spec: CronSpec, bounds: ScheduleBounds): Schedule {
   if (typeof spec.expression !== 'string') {

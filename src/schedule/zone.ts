@@ -20,7 +20,7 @@ export const DAY_MS = 86_400_000;
 const BUCKET_MS = 14 * DAY_MS;
 /** Date's representable range (±8.64e15 ms); luxon returns NaN outside of it. */
 const MAX_TS = 8.64e15;
-const MAX_CACHED_BUCKETS = 50_000;
+export const MAX_CACHED_BUCKETS = 50_000;
 
 /** One offset change: before `at` the offset is `before`, from `at` on it is `after` (ms). */
 export interface Transition {
@@ -38,7 +38,7 @@ interface Bucket {
 
 const validity = new Map<string, boolean>();
 /** Bound on remembered names, valid or not (client input: must not grow without limit). */
-const MAX_VALIDITY_ENTRIES = 4_096;
+export const MAX_VALIDITY_ENTRIES = 4_096;
 
 /**
  * true when `zone` is a valid IANA zone name (luxon). Memoized: luxon's check builds an

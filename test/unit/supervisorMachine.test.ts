@@ -70,6 +70,8 @@ describe('supervisorMachine', () => {
     const a = createActor(jobMachine, { input: record({ jobId: 'a' }), id: 'acme.a', parent: root }).start();
     a.send({ type: 'TICK', now: T0 + 10_000, step: 1 });
     expect(seen).toContain('acme.a');
+    // the supervisor itself is announced under its machine's name
+    expect(root.getSnapshot().machine.id).toBe('supervisor');
     root.stop();
   });
 });
