@@ -145,3 +145,34 @@ describe('wall times', () => {
     expect(end).toEqual([0, 20, 40, 60].map((mi) => T + mi * 60_000));
   });
 });
+
+describe('next and previous matching wall time at the edges', () => {
+  const w = (iso: string) => Date.parse(iso);
+  it('across the last day of a 400-year cycle (29 February 2000 and 2400)', () => {
+    for (const y of [2000, 2400]) {
+      const leap = matcher('0 0 29 2 *');
+      expect(leap.nextWall(Date.UTC(y, 1, 28, 12))).toBe(Date.UTC(y, 1, 29));
+      expect(leap.prevWall(Date.UTC(y, 2, 1, 12))).toBe(Date.UTC(y, 1, 29));
+      const daily = matcher('0 0 * * *');
+      expect(daily.nextWall(Date.UTC(y, 1, 28, 12))).toBe(Date.UTC(y, 1, 29));
+      expect(daily.prevWall(Date.UTC(y, 2, 1) - 1)).toBe(Date.UTC(y, 1, 29));
+      // counting from that day
+      const d = daysFromCivil(y, 2, 29);
+      const expr = parse('0 0 * * 2,4');
+      let want = 0;
+      for (let k = d; k <= d + 40; k++) if (expr.includesDate(new Date(k * DAY))) want++;
+      expect(new CronMatcher(expr.fields).countDays(d, d + 40)).toBe(want);
+    }
+  });
+
+  it('with a seconds field that does not start at 0', () => {
+    const m = matcher('30 */5 * * * *');
+    expect(m.nextWall(w('2026-01-01T10:00:45Z'))).toBe(w('2026-01-01T10:05:30Z'));
+    expect(m.nextWall(w('2026-01-01T10:00:30Z'))).toBe(w('2026-01-01T10:00:30Z'));
+    expect(m.prevWall(w('2026-01-01T10:07:00Z'))).toBe(w('2026-01-01T10:05:30Z'));
+    expect(m.prevWall(w('2026-01-01T10:05:10Z'))).toBe(w('2026-01-01T10:00:30Z'));
+    const s = matcher('30 * * * * *');
+    expect(s.prevWall(w('2026-01-01T10:00:10Z'))).toBe(w('2026-01-01T09:59:30Z'));
+    expect(s.nextWall(w('2026-01-01T23:59:31Z'))).toBe(w('2026-01-02T00:00:30Z'));
+  });
+});
