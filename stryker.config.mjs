@@ -1,5 +1,5 @@
 // StrykerJS mutation testing of the decision logic (`npm run test:mutation`).
-// Not part of `npm test`. See docs/mutation/README.md.
+// Not part of `npm test`. See the README, "Mutation testing", and docs/mutation/.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',

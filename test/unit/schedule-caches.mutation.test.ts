@@ -76,6 +76,7 @@ describe('zone names', () => {
     expect(isValidTimezone('America/Bogota')).toBe(true);
     expect(isValidTimezone('Nowhere/Special')).toBe(false);
     expect(isValidTimezone('Nowhere/Special')).toBe(false);
+    expect(isValidTimezone('America/Bogota')).toBe(true); // still remembered after another name
     expect(check).toHaveBeenCalledTimes(2);
   });
 
