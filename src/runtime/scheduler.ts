@@ -194,7 +194,7 @@ export class Scheduler {
     }
     let count = this.leases.owned().length;
     const free = all.filter((o) => !this.leases.owns(o)).sort(() => Math.random() - 0.5);
-    await runLimited(free, 16, async (o) => {
+    await runLimited(free, 32, async (o) => {
       if (count >= share) return;
       if (await this.takeOver(o)) count++;
     });
@@ -221,7 +221,7 @@ export class Scheduler {
         adopted();
         // bounded: messages of other orchestrators (say, waiting for a dead owner's lease) must not hold a takeover up
         await this.executions.caughtUp(1_500);
-        await runLimited(loaded, 64, (a) => a.recover({ replay: !clean }));
+        await runLimited(loaded, 256, (a) => a.recover({ replay: !clean }));
         return true;
       } finally {
         adopted();

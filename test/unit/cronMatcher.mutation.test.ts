@@ -176,3 +176,19 @@ describe('next and previous matching wall time at the edges', () => {
     expect(s.nextWall(w('2026-01-01T23:59:31Z'))).toBe(w('2026-01-02T00:00:30Z'));
   });
 });
+
+describe('next and previous matching day around the start of March, 2100 to 2399', () => {
+  it('every day from 28 February to 2 March steps to the next midnight and back', () => {
+    const daily = matcher('0 0 * * *');
+    const firstOfMonth = matcher('0 0 1 * *');
+    for (let y = 2100; y < 2400; y++) {
+      for (const [m, d] of [[2, 27], [2, 28], [3, 1], [3, 2]] as const) {
+        const midnight = Date.UTC(y, m - 1, d);
+        expect(daily.nextWall(midnight + 1), `${y}-${m}-${d}`).toBe(midnight + DAY);
+        expect(daily.prevWall(midnight + DAY - 1), `${y}-${m}-${d}`).toBe(midnight);
+      }
+      expect(firstOfMonth.nextWall(Date.UTC(y, 1, 27, 12)), `${y}`).toBe(Date.UTC(y, 2, 1));
+      expect(firstOfMonth.prevWall(Date.UTC(y, 2, 1) - 1), `${y}`).toBe(Date.UTC(y, 1, 1));
+    }
+  });
+});

@@ -126,3 +126,13 @@ describe('zone offsets', () => {
     expect(spy).toHaveBeenCalled();
   });
 });
+
+describe('H (hashed) fields', () => {
+  it('are derived from the expression itself, so a job keeps its minute across restarts', () => {
+    for (const expression of ['H * * * *', 'H H * * *', 'H/15 * * * *']) {
+      const expected = CronExpressionParser.parse(expression, { tz: 'UTC', currentDate: 0, hashSeed: expression });
+      expected.reset(new Date(Date.UTC(2026, 0, 1)));
+      expect(cron(expression).nextAfter(Date.UTC(2026, 0, 1)), expression).toBe(expected.next().getTime());
+    }
+  });
+});
