@@ -13,6 +13,8 @@ interface Held {
   revision: number;
   /** Monotonic instant (performance.now) until which this replica may act for the orchestrator. */
   validUntil: number;
+  /** When the first renewal since the last confirmed one was sent, if it got no answer. */
+  unconfirmedSince?: number;
 }
 
 const enc = new TextEncoder();
@@ -176,15 +178,17 @@ export class LeaseManager {
       return;
     } catch (err) {
       if (!isRefusal(err)) {
+        if (this.held.get(o) === h) this.held.set(o, { ...h, unconfirmedSince: h.unconfirmedSince ?? sentAt });
         this.log.warn({ orchestratorId: o, err: (err as Error).message }, 'lease renewal got no answer; retrying');
         return;
       }
     }
     const e = await this.kv.get(o).catch(() => null);
     if (e && e.operation === 'PUT' && e.length > 0 && (JSON.parse(dec.decode(e.value)) as LeaseValue).owner === this.replicaId && this.held.get(o) === h) {
-      // Still ours at a newer revision; its validity stays that of the last confirmed renewal
-      // until the next one (by CAS on the revision read here) confirms it again.
-      this.held.set(o, { revision: e.revision, validUntil: h.validUntil });
+      // Still ours at a newer revision: one of our renewals that got no answer landed. It was sent
+      // at or after `unconfirmedSince`, so the server keeps the lease at least TTL after that.
+      const landed = h.unconfirmedSince === undefined ? h.validUntil : h.unconfirmedSince + this.ttlMs - this.margin;
+      this.held.set(o, { revision: e.revision, validUntil: Math.max(h.validUntil, landed) });
       return;
     }
     this.lose(o, 'renewal refused: another replica holds the lease');

@@ -118,8 +118,9 @@ export class Scheduler {
     await ensureStreams(jsm, this.names, config.SCHED_EVENTS_MAX_AGE);
     this.store = await JobStore.open(js, this.names.jobsBucket);
     this.registry = await OrchestratorRegistry.open(js, this.names.orchestratorsBucket);
-    // A renewal that gets no answer gives up after a third of the TTL, so the next round retries in time.
-    const leaseJs = jetstream(this.opts.leaseNc ?? nc, { timeout: Math.max(500, Math.floor(config.SCHED_LEASE_TTL_MS / 3)) });
+    // A renewal that gets no answer gives up after a third of the TTL (at least 1 s), and the next
+    // round tries again; if it landed after all, the lease keeps the validity it gave.
+    const leaseJs = jetstream(this.opts.leaseNc ?? nc, { timeout: Math.max(1_000, Math.floor(config.SCHED_LEASE_TTL_MS / 3)) });
     this.leases = await LeaseManager.open(leaseJs, this.names.leasesBucket, config.SCHED_LEASE_TTL_MS, log, (o) => this.lose(o));
     this.publisher = new EventPublisher(js, this.names.prefix, log, (e) => this.metrics.observe(e));
     this.dispatcher = new Dispatcher(nc, this.names.prefix);
