@@ -189,6 +189,11 @@ describe('next and previous matching day around the start of March, 2100 to 2399
       }
       expect(firstOfMonth.nextWall(Date.UTC(y, 1, 27, 12)), `${y}`).toBe(Date.UTC(y, 2, 1));
       expect(firstOfMonth.prevWall(Date.UTC(y, 2, 1) - 1), `${y}`).toBe(Date.UTC(y, 1, 1));
+      // a walk that starts on 1, 2 or 3 March (the start of the calendar's internal year)
+      for (const d of [1, 2, 3]) {
+        expect(matcher(`0 0 ${d + 1} 3 *`).nextWall(Date.UTC(y, 2, d - 1, 12)), `${y}-03-${d}`).toBe(Date.UTC(y, 2, d + 1));
+        expect(matcher(`0 0 ${d} 3 *`).prevWall(Date.UTC(y, 2, d + 1) + 1), `${y}-03-${d}`).toBe(Date.UTC(y, 2, d));
+      }
     }
   });
 });
