@@ -241,7 +241,7 @@ export class JobActor {
    */
   private async reconcile(record: JobRecord): Promise<boolean> {
     const stored = await this.deps.store.get(record.orchestratorId, record.jobId).catch(() => undefined);
-    if (stored && JSON.stringify(stored.record) === JSON.stringify(record)) {
+    if (stored && sameContent(stored.record, record)) {
       this.revision = stored.revision;
       this.persisted = record;
       return true;

@@ -149,16 +149,7 @@ export class CronMatcher {
 
   /** Whether the wall date `day` (days since 1970-01-01) matches month/day-of-month/day-of-week. */
   dayMatches(day: number): boolean {
-    // civil-from-days, inlined
-    const z = day + 719_468;
-    const era = Math.floor(z / CYCLE_DAYS);
-    const doe = z - era * CYCLE_DAYS;
-    const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-    const mp = Math.floor((5 * doy + 2) / 153);
-    const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-    const m = mp < 10 ? mp + 3 : mp - 9;
-    const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    const [y, m, d] = civilFromDays(day);
     if (this.#month[m] !== 1) return false;
     const wd = (((day + 4) % 7) + 7) % 7;
     return this.#dayFields(d, wd, daysInMonth(y, m));
@@ -201,14 +192,7 @@ export class CronMatcher {
     }
     let total = 0;
     // Walk month by month from the month containing d1.
-    const z = d1 + 719_468;
-    const era = Math.floor(z / CYCLE_DAYS);
-    const doe = z - era * CYCLE_DAYS;
-    const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-    const mp = Math.floor((5 * doy + 2) / 153);
-    let m = mp < 10 ? mp + 3 : mp - 9;
-    let y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    let [y, m] = civilFromDays(d1);
     let monthStart = daysFromCivil(y, m, 1);
     while (monthStart <= d2) {
       const dim = daysInMonth(y, m);
