@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // compiles dist/ first: tests that start the bins run the JavaScript that ships
+    globalSetup: ["test/setup/build.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // vitest 4: poolOptions is gone; worker limits are top-level options

@@ -1,47 +1,8 @@
 /**
- * The package's public entry. Named exports only: what is not listed here is internal.
+ * `nats-scheduler`: the server side: the scheduler runtime, its configuration, the job machine
+ * (for inspectors) and the wire contract. Orchestrators import `nats-scheduler/client` instead.
+ * Named exports only: what is not listed here is internal.
  */
-
-// Client side: commands, events, dispatch worker
-export { SchedulerClient, EventStream, sinceToEpochMs, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS } from './client/client.js';
-export type { SchedulerClientOptions, EventsOptions } from './client/client.js';
-export { OrchestratorWorker } from './client/worker.js';
-export type { OrchestratorWorkerOptions, AcceptDecision, WorkerEvents, WorkerState } from './client/worker.js';
-export {
-  SchedulerClientError,
-  InvalidRequestError,
-  NotFoundError,
-  AlreadyExistsError,
-  ConflictError,
-  OverlapError,
-  LimitExceededError,
-  UnavailableError,
-  InternalError,
-  ErrorClasses,
-  errorFromWire,
-  isSchedulerClientError,
-  isNotFoundError,
-  isConflictError,
-  isOverlapError,
-} from './client/errors.js';
-export type { RequestContext, SchedulerClientErrorOf } from './client/errors.js';
-export type {
-  ActionType,
-  CreateJobInput,
-  Dispatch,
-  JobDetails,
-  JobPage,
-  JobPatch,
-  JobView,
-  ListJobsInput,
-  PauseOptions,
-  RunNowOptions,
-  RunNowResult,
-  SchedulerEvent,
-  Target,
-  UpdateOptions,
-} from './client/types.js';
-export type { WireSchedule } from './core/view.js';
 
 // The wire contract (SPEC §2–§7)
 export {
