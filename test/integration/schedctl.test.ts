@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY, HOUR, nextWinterDay, reEscape, utcDay } from '../helpers/dates.js';
 import { TestBed, uniquePrefix, until, type Orchestrator } from '../helpers/harness.js';
 
 const BIN = fileURLToPath(new URL('../../bin/schedctl', import.meta.url));
@@ -23,6 +24,12 @@ describe('schedctl (the real binary against a real scheduler)', { timeout: 60_00
   let acme: Orchestrator;
   let cwd: string;
   const P = uniquePrefix();
+  // a winter day ahead of the clock (Berlin at +01:00): the job starts at its UTC midnight and ends
+  // at the next New Year's midnight in Berlin, the last hour of that year in UTC
+  const startDay = nextWinterDay();
+  const year = new Date(startDay).getUTCFullYear();
+  // 02:00 Berlin is 01:00Z in winter; startAt bounds the first slot, on the start day itself
+  const slots = Array.from({ length: 5 }, (_, k) => new Date(startDay + k * DAY + HOUR).toISOString());
 
   const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
     PATH: process.env.PATH,
@@ -71,7 +78,7 @@ describe('schedctl (the real binary against a real scheduler)', { timeout: 60_00
           '--cron', '0 2 * * *', '--timezone', 'Europe/Berlin',
           '--workflow', 'wf-report', '--inputs', '{"region":"eu"}',
           '--name', 'Nightly report', '--label', 'team=billing', '--label', 'tier=1',
-          '--start-at', '2030-01-01T00:00:00Z', '--end-at', '2031-01-01T00:00:00+01:00',
+          '--start-at', `${utcDay(startDay)}T00:00:00Z`, '--end-at', `${year + 1}-01-01T00:00:00+01:00`,
           '--overlap', 'buffer_one', '--misfire', 'skip_missed', '--misfire-grace', '2m',
           '--max-runtime', '30m', '--dispatch-timeout', '2000', '--retry-attempts', '2', '--retry-backoff', '500ms',
         ],
@@ -89,8 +96,8 @@ describe('schedctl (the real binary against a real scheduler)', { timeout: 60_00
         labels: { team: 'billing', tier: '1' },
         schedule: { kind: 'cron', expression: '0 2 * * *', timezone: 'Europe/Berlin' },
         target: { type: 'workflow_start', workflowId: 'wf-report', inputs: { region: 'eu' } },
-        startAt: '2030-01-01T00:00:00.000Z',
-        endAt: '2030-12-31T23:00:00.000Z',
+        startAt: new Date(startDay).toISOString(),
+        endAt: `${year}-12-31T23:00:00.000Z`,
         overlapPolicy: 'buffer_one',
         misfirePolicy: 'skip_missed',
         misfireGraceMs: 120_000,
@@ -99,7 +106,7 @@ describe('schedctl (the real binary against a real scheduler)', { timeout: 60_00
         dispatchRetry: { attempts: 2, backoffMs: 500 },
         paused: false,
         state: 'idle',
-        nextRunAt: '2030-01-01T01:00:00.000Z',
+        nextRunAt: slots[0],
         revision: 1,
       },
     });
@@ -116,11 +123,11 @@ describe('schedctl (the real binary against a real scheduler)', { timeout: 60_00
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^JOB\s+STATE\s+SCHEDULE\s+NEXT RUN\s+LAST RESULT$/);
-    expect(lines[1]).toMatch(/^nightly\s+idle\s+cron 0 2 \* \* \* \(Europe\/Berlin\)\s+2030-01-01T01:00:00\.000Z\s+-$/);
+    expect(lines[1]).toMatch(new RegExp(`^nightly\\s+idle\\s+cron 0 2 \\* \\* \\* \\(Europe/Berlin\\)\\s+${reEscape(slots[0]!)}\\s+-$`));
     expect(lines[2]).toMatch(/^pulse\s+paused\s+every 1h\s+\S+Z\s+-$/);
     expect(json<{ jobs: { jobId: string }[] }>(pausedOnly).jobs.map((j) => j.jobId)).toEqual(['pulse']);
     expect(show.code).toBe(0);
-    expect(show.stdout).toMatch(/^next runs\s+2030-01-01T01:00:00\.000Z\n\s+2030-01-02T01:00:00\.000Z\n\s+2030-01-03T01:00:00\.000Z\n\s+2030-01-04T01:00:00\.000Z\n\s+2030-01-05T01:00:00\.000Z$/m);
+    expect(show.stdout).toMatch(new RegExp(`^next runs\\s+${slots.map(reEscape).join('\\n\\s+')}$`, 'm'));
     expect(show.stdout).toMatch(/^misfire\s+skip_missed \(grace 2m\)$/m);
     expect(show.stdout).toMatch(/^active\s+-$/m);
     expect(show.stdout).toMatch(/^counters\s+dispatched 0, /m);
