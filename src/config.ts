@@ -31,6 +31,10 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a single subject token of letters, digits, _ or - (at most 32)')
     .default('sched'),
   SCHED_HTTP_PORT: int(0, 65535).default(9464),
+  /** Bind address of the HTTP endpoint; unset: every interface. */
+  SCHED_HTTP_HOST: z.string().min(1).optional(),
+  /** Where `npm start`'s embedded nats-server keeps its store (`<dir>/nats`), relative to the cwd. */
+  SCHED_DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SCHED_MAX_INPUT_BYTES: int(1, 64 * 1024 * 1024).default(256 * 1024),
   SCHED_MAX_JOBS_PER_ORCHESTRATOR: int(1, 10_000_000).default(10_000),

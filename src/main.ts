@@ -2,11 +2,16 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { answers, startEmbeddedNats, type EmbeddedNats } from './runtime/embedded.js';
-import { startHttpServer } from './runtime/http.js';
+import { HttpPortInUseError, startHttpServer } from './runtime/http.js';
 import { startInspectionServer, type InspectionServer } from './runtime/inspection.js';
 import { Metrics } from './runtime/metrics.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { connectNats } from './transport/connection.js';
+
+/** A clean stop (SIGTERM or SIGINT) that takes longer than this exits 1. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+/** A repeat of a signal sooner than this after the first is a duplicate delivery, not a second request. */
+const DUPLICATE_SIGNAL_MS = 2_000;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -28,7 +33,7 @@ async function main(): Promise<void> {
     url = `nats://127.0.0.1:${port}`;
     if (!(await answers('127.0.0.1', port))) {
       try {
-        embedded = await startEmbeddedNats(port, path.resolve('.data/nats'), log);
+        embedded = await startEmbeddedNats(port, path.resolve(config.SCHED_DATA_DIR, 'nats'), log);
       } catch (err) {
         process.stderr.write(`scheduler: ${(err as Error).message}\n`);
         process.exit(1);
@@ -57,18 +62,22 @@ async function main(): Promise<void> {
   let http: Awaited<ReturnType<typeof startHttpServer>> | null = null;
   let inspection: InspectionServer | null = null;
   let booting: Promise<unknown> = Promise.resolve();
-  let signals = 0;
+  // One shutdown per process. A repeat of the signal within DUPLICATE_SIGNAL_MS is the same request
+  // delivered twice (Ctrl-C reaches `npm start` and the scheduler, and npm forwards it as well), so
+  // it is ignored; a repeat after that means "stop now" and exits at once (130).
+  let stopping: { signal: string; at: number } | null = null;
   const shutdown = (signal: string): void => {
-    signals++;
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now');
+    if (stopping) {
+      if (Date.now() - stopping.at < DUPLICATE_SIGNAL_MS) return;
+      log.warn({ signal }, 'second signal during shutdown: exiting now without finishing it');
       process.exit(130);
     }
+    stopping = { signal, at: Date.now() };
     log.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
-      log.error('shutdown took more than 10 s; exiting');
+      log.error(`shutdown took more than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`);
       process.exit(1);
-    }, 10_000);
+    }, SHUTDOWN_DEADLINE_MS);
     force.unref();
     void (async () => {
       await booting.catch(() => undefined);
@@ -87,9 +96,16 @@ async function main(): Promise<void> {
 
   booting = (async () => {
     const metrics = new Metrics();
-    http = config.SCHED_HTTP_PORT === 0 ? null : await startHttpServer(config.SCHED_HTTP_PORT, () => (scheduler?.isReady ?? false) && !nc.isClosed(), metrics.registry, () =>
-      scheduler ? { replicaId: scheduler.replicaId, orchestrators: scheduler.ownedOrchestrators().sort() } : null,
-    );
+    http =
+      config.SCHED_HTTP_PORT === 0
+        ? null
+        : await startHttpServer({
+            port: config.SCHED_HTTP_PORT,
+            ...(config.SCHED_HTTP_HOST !== undefined && { host: config.SCHED_HTTP_HOST }),
+            readiness: () => scheduler?.readiness() ?? { ready: false, reasons: ['starting'] },
+            registry: metrics.registry,
+            ownership: () => (scheduler ? { replicaId: scheduler.replicaId, orchestrators: scheduler.ownedOrchestrators().sort() } : null),
+          });
     if (config.SCHED_INSPECT_PORT !== undefined) {
       inspection = await startInspectionServer(config.SCHED_INSPECT_PORT, log, function* () {
         if (scheduler) for (const a of scheduler.jobActors()) yield a.ref;
@@ -103,6 +119,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof HttpPortInUseError) {
+    process.stderr.write(`scheduler: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`scheduler: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -57,7 +57,12 @@ export async function startEmbeddedNats(port: number, dataDir: string, log: Logg
     );
   }
   mkdirSync(dataDir, { recursive: true });
-  const child: ChildProcess = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dataDir], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dataDir], {
+    stdio: 'ignore',
+    // its own process group: a Ctrl-C in the terminal must not stop it under the scheduler, which
+    // still has events to publish; the scheduler stops it last, after its own clean shutdown
+    detached: true,
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const kill = (): void => {
     child.kill('SIGTERM');

@@ -1,24 +1,36 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
-/**
- * `/metrics` (Prometheus text format), `/healthz` (process up) and `/readyz` (connected, state
- * loaded) on `SCHED_HTTP_PORT`.
- */
-export function startHttpServer(
-  port: number,
-  isReady: () => boolean,
-  registry: Registry,
+export interface HttpServerOptions {
+  port: number;
+  /** Bind address (`SCHED_HTTP_HOST`); unset: every interface. */
+  host?: string;
+  /** Can the replica act now, and if not, why. */
+  readiness: () => { ready: boolean; reasons: string[] };
+  registry: Registry;
   /** Replica identity and the orchestrators it owns, shown by `/readyz`. */
-  ownership: () => { replicaId: string; orchestrators: string[] } | null = () => null,
-): Promise<Server> {
+  ownership?: () => { replicaId: string; orchestrators: string[] } | null;
+}
+
+/** The port is taken: says which variable moves it. */
+export class HttpPortInUseError extends Error {
+  override readonly name = 'HttpPortInUseError';
+}
+
+/**
+ * `/metrics` (Prometheus text format), `/healthz` (process up) and `/readyz` (200 when the replica
+ * can act, else 503 with the reasons) on `SCHED_HTTP_PORT`.
+ */
+export function startHttpServer(opts: HttpServerOptions): Promise<Server> {
+  const { registry } = opts;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      const ready = isReady();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready, ...ownership() }) + '\n');
+      const { ready, reasons } = opts.readiness();
+      const body = { ready, ...(ready ? {} : { reasons }), ...opts.ownership?.() };
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body) + '\n');
     } else if (path === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
@@ -29,7 +41,18 @@ export function startHttpServer(
     }
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve(server));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${opts.host ?? '*'}:${opts.port}`;
+      if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+        reject(
+          new HttpPortInUseError(
+            `cannot listen on ${where} for /metrics and /readyz (${err.code}): ` +
+              'another process (a second replica on this host?) holds it; set SCHED_HTTP_PORT to a free port, ' +
+              'SCHED_HTTP_HOST to another address, or SCHED_HTTP_PORT=0 to turn the endpoint off',
+          ),
+        );
+      } else reject(err);
+    });
+    server.listen(opts.port, opts.host, () => resolve(server));
   });
 }
