@@ -27,6 +27,11 @@ const code = await run(process.argv, {
   err: (s) => process.stderr.write(s),
   env: process.env,
   interrupted,
+  stdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    return Buffer.concat(chunks).toString('utf8');
+  },
 });
 process.exitCode = code;
 // Nothing must keep the process alive once the command is done (signal handlers included).

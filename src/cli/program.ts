@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { WebSocket } from 'ws';
 import { SchedulerClient, sinceToEpochMs } from '../client/client.js';
 import { isSchedulerClientError, type SchedulerClientError } from '../client/errors.js';
 import type { JobView } from '../client/types.js';
@@ -7,6 +9,9 @@ import { JobState, MisfirePolicy, OverlapPolicy, values } from '../contract/cons
 import { isValidId } from '../contract/ids.js';
 import { connectionOptions, type NatsSettings } from '../transport/connection.js';
 import { parseDuration } from '../schedule/duration.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { VERSION } from '../runtime/version.js';
+import { ApplyFileError, applyJobs, loadJobs, parseSelector, resultLine, type ApplyResult } from './apply.js';
 import {
   UsageError,
   createBody,
@@ -32,14 +37,50 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** Resolves when the user asks to stop (SIGINT/SIGTERM): ends `events --follow`. */
   interrupted: Promise<void>;
+  /** All of standard input (`apply -f -`); default: read file descriptor 0. */
+  stdin?: () => Promise<string>;
 }
 
+/** The global options, with the environment (`Io.env`) filled in where no option was given. */
 interface GlobalOptions {
-  server: string;
+  /** `--server`, else NATS_URL; undefined: the default address (see {@link serverUrl}). */
+  server: string | undefined;
   prefix: string;
   orchestrator?: string;
   json?: boolean;
   timeout: number;
+}
+
+/** A variable that is set and not empty (as the scheduler's configuration reads them). */
+const envValue = (env: Record<string, string | undefined>, name: string): string | undefined => {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+};
+
+function globalOptions(cmd: Command, env: Record<string, string | undefined>): GlobalOptions {
+  const o = cmd.optsWithGlobals<Omit<GlobalOptions, 'prefix'> & { prefix?: string }>();
+  const orchestrator = o.orchestrator ?? envValue(env, 'SCHED_ORCHESTRATOR');
+  return {
+    ...o,
+    server: o.server ?? envValue(env, 'NATS_URL'),
+    prefix: o.prefix ?? envValue(env, 'SCHED_PREFIX') ?? 'sched',
+    ...(orchestrator !== undefined && { orchestrator }),
+  };
+}
+
+/**
+ * The NATS URL: `--server`, else NATS_URL, else where the scheduler listens by default (its
+ * embedded server when none answers there): `nats://127.0.0.1:<SCHED_DEFAULT_NATS_PORT>`, 4222 when
+ * unset, read with the scheduler's own configuration rules (src/config.ts).
+ */
+function serverUrl(g: GlobalOptions, env: Record<string, string | undefined>): string {
+  if (g.server !== undefined) return g.server;
+  try {
+    return `nats://127.0.0.1:${loadConfig({ SCHED_DEFAULT_NATS_PORT: env.SCHED_DEFAULT_NATS_PORT }).SCHED_DEFAULT_NATS_PORT}`;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message.replace(/^invalid configuration: /, ''));
+    throw err;
+  }
 }
 
 /** A connection and a client for one command, closed when it is done. */
@@ -58,25 +99,28 @@ class Session {
     }
     if (!isValidId(orchestratorId)) throw new UsageError(`orchestrator "${orchestratorId}" must match ^[A-Za-z0-9_-]{1,64}$`);
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(this.g.prefix)) throw new UsageError(`prefix "${this.g.prefix}" must match ^[A-Za-z0-9_-]{1,32}$`);
-    // every NATS_* variable the scheduler reads (credentials, TLS files), --server over NATS_URL
-    const settings: NatsSettings = { ...this.env, NATS_URL: this.g.server };
-    try {
-      this.nc = await connect({ ...connectionOptions(settings, 'schedctl'), timeout: Math.min(this.g.timeout, 5_000) });
-    } catch (err) {
-      throw new ConnectError(`cannot connect to ${this.g.server}: ${(err as Error).message}`);
-    }
-    return new SchedulerClient({ nc: this.nc, prefix: this.g.prefix, orchestratorId, timeoutMs: this.g.timeout });
+    const nc = await this.connect();
+    return new SchedulerClient({ nc, prefix: this.g.prefix, orchestratorId, timeoutMs: this.g.timeout });
   }
 
   /** A connection without an orchestrator (for operator commands). */
   async connection(): Promise<NatsConnection> {
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(this.g.prefix)) throw new UsageError(`prefix "${this.g.prefix}" must match ^[A-Za-z0-9_-]{1,32}$`);
+    return this.connect();
+  }
+
+  private async connect(): Promise<NatsConnection> {
+    const server = serverUrl(this.g, this.env);
+    // every NATS_* variable the scheduler reads (credentials, TLS files), --server over NATS_URL
+    const settings: NatsSettings = { ...this.env, NATS_URL: server };
+    let nc: NatsConnection;
     try {
-      this.nc = await connect({ ...connectionOptions({ ...this.env, NATS_URL: this.g.server }, 'schedctl'), timeout: Math.min(this.g.timeout, 5_000) });
+      nc = await connect({ ...connectionOptions(settings, 'schedctl'), timeout: Math.min(this.g.timeout, 5_000) });
     } catch (err) {
-      throw new ConnectError(`cannot connect to ${this.g.server}: ${(err as Error).message}`);
+      throw new ConnectError(`cannot connect to ${server}: ${(err as Error).message}`);
     }
-    return this.nc;
+    this.nc = nc;
+    return nc;
   }
 
   async close(): Promise<void> {
@@ -133,9 +177,15 @@ export function buildProgram(io: Io, result: { exitCode: number }): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(run with --help for usage)')
-    .addOption(new Option('--server <url>', 'NATS server URL(s), comma separated').env('NATS_URL').default('nats://127.0.0.1:4222'))
-    .addOption(new Option('--prefix <prefix>', 'subject prefix of the scheduler (SCHED_PREFIX)').env('SCHED_PREFIX').default('sched'))
-    .addOption(new Option('-o, --orchestrator <id>', 'orchestrator the jobs belong to').env('SCHED_ORCHESTRATOR'))
+    .version(VERSION, '-V, --version', 'print the version of schedctl')
+    .addOption(
+      new Option(
+        '--server <url>',
+        'NATS server URL(s), comma separated (env: NATS_URL; default: nats://127.0.0.1:$SCHED_DEFAULT_NATS_PORT, port 4222 when unset, where the scheduler\'s embedded server listens)',
+      ),
+    )
+    .addOption(new Option('--prefix <prefix>', 'subject prefix of the scheduler (env: SCHED_PREFIX; default: sched)'))
+    .addOption(new Option('-o, --orchestrator <id>', 'orchestrator the jobs belong to (env: SCHED_ORCHESTRATOR)'))
     .addOption(new Option('--timeout <duration>', 'request timeout').default(10_000, '10s').argParser(durationMs))
     .option('--json', 'print raw JSON (the scheduler\'s replies; events as one JSON object per line)')
     .addHelpText('after', `
@@ -145,14 +195,14 @@ Exit codes: 0 ok, 1 error from the scheduler ("error <code>: <message>"), 2 usag
 
   /** Runs an action with a session; maps errors to exit codes. */
   const action =
-    <A extends unknown[]>(fn: (s: Session, g: GlobalOptions, ...args: A) => Promise<void>) =>
+    <A extends unknown[]>(fn: (s: Session, g: GlobalOptions, ...args: A) => Promise<void | number>) =>
     async (...args: unknown[]): Promise<void> => {
       const cmd = args[args.length - 1] as Command;
-      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const g = globalOptions(cmd, io.env);
       const session = new Session(g, io.env);
       try {
-        await fn(session, g, ...(args.slice(0, -1) as A));
-        result.exitCode = EXIT_OK;
+        // an action returns an exit code when it reports its own failures (apply)
+        result.exitCode = (await fn(session, g, ...(args.slice(0, -1) as A))) ?? EXIT_OK;
       } catch (err) {
         result.exitCode = report(err, g, io);
       } finally {
@@ -276,6 +326,50 @@ Exit codes: 0 ok, 1 error from the scheduler ("error <code>: <message>"), 2 usag
     );
 
   program
+    .command('apply')
+    .description('make the jobs of a file so: create the missing, update those that differ, leave the rest')
+    .requiredOption('-f, --file <file>', 'YAML or JSON: a list of job specs or {jobs: [...]}, each with a jobId (- reads stdin)')
+    .option('--dry-run', 'change nothing: print what would change, field by field (old → new)')
+    .option('--prune', 'also delete the jobs with the --selector labels that the file does not name')
+    .option('--selector <key=value,...>', 'the labels a job must all have for --prune to delete it')
+    .addHelpText('after', APPLY_HELP)
+    .action(
+      action(async (s, g, o: { file: string; dryRun?: boolean; prune?: boolean; selector?: string }) => {
+        if (o.prune && o.selector === undefined) {
+          throw new UsageError('--prune needs --selector key=value[,key=value]: it deletes only jobs with those labels');
+        }
+        if (!o.prune && o.selector !== undefined) throw new UsageError('--selector goes with --prune');
+        const prune = o.selector === undefined ? undefined : parseSelector(o.selector);
+        const source = o.file === '-' ? 'stdin' : o.file;
+        let text: string;
+        try {
+          text = o.file === '-' ? await (io.stdin ?? (async () => readFileSync(0, 'utf8')))() : readFileSync(o.file, 'utf8');
+        } catch (err) {
+          throw new UsageError(`cannot read ${source}: ${(err as Error).message}`);
+        }
+        let jobs;
+        try {
+          jobs = loadJobs(text, source, Date.now());
+        } catch (err) {
+          if (err instanceof ApplyFileError && g.json) {
+            const details = err.problems.map((p) => ({ path: p.at, message: p.message }));
+            io.out(`${JSON.stringify({ ok: false, error: { code: 'invalid_request', message: `${source}: nothing applied`, details } })}\n`);
+          }
+          throw err;
+        }
+        const client = await s.client();
+        const dryRun = o.dryRun ?? false;
+        const results: ApplyResult[] = await applyJobs(client, jobs, { dryRun, ...(prune !== undefined && { prune }) }, (r) => {
+          if (r.action === 'error') io.err(`${resultLine(r, dryRun)}\n`);
+          else if (!g.json) io.out(`${resultLine(r, dryRun)}\n`);
+        });
+        const failed = results.some((r) => r.action === 'error');
+        if (g.json) io.out(`${JSON.stringify({ ok: !failed, dryRun, results })}\n`);
+        return failed ? EXIT_ERROR : EXIT_OK;
+      }),
+    );
+
+  program
     .command('run-now')
     .description('dispatch one execution now (the overlap policy applies unless --ignore-overlap)')
     .argument('<jobId>')
@@ -374,10 +468,8 @@ Exit codes: 0 ok, 1 error from the scheduler ("error <code>: <message>"), 2 usag
     .option('--job <jobId>', 'only this job')
     .action(
       action(async (_s, g, o: { url: string; job?: string }) => {
-        const { createWebSocketReceiver } = await import('@statelyai/inspect');
         const last = new Map<string, string>();
-        const receiver = createWebSocketReceiver({ server: o.url });
-        const sub = receiver.subscribe((e) => {
+        const onEvent = (e: unknown): void => {
           const ev = e as { type: string; sessionId?: string; snapshot?: { value?: unknown; context?: { orchestratorId?: string; jobId?: string } }; event?: { type?: string } };
           if ((ev.type !== '@xstate.snapshot' && ev.type !== '@xstate.actor') || !ev.snapshot?.context?.jobId) return;
           const { orchestratorId, jobId } = ev.snapshot.context;
@@ -391,13 +483,80 @@ Exit codes: 0 ok, 1 error from the scheduler ("error <code>: <message>"), 2 usag
               ? `${JSON.stringify({ at: new Date().toISOString(), orchestratorId, jobId, state: ev.snapshot.value, event: ev.event?.type ?? null })}\n`
               : `${new Date().toISOString()} ${key} ${ev.type === '@xstate.actor' ? 'is' : '->'} ${String(ev.snapshot.value)}${ev.event?.type ? ` (${ev.event.type})` : ''}\n`,
           );
-        });
-        await io.interrupted;
-        sub.unsubscribe();
+        };
+        await inspectStream(o.url, g.timeout, io.interrupted, onEvent);
       }),
     );
 
   return program;
+}
+
+const APPLY_HELP = `
+Each job is the body of create (SPEC §4) with a required jobId; durations and instants as for create.
+A job is compared with the scheduler's view of it after normalising the file's spec the same way
+(durations in ms, timezone explicit, defaults filled), so a field left out means its default. Only
+spec fields count. paused is compared only when the file gives it: re-applying does not resume a
+job paused with schedctl pause (write paused: false for that).
+Prints one line per job: created <jobId>, updated <jobId> (<fields>), unchanged <jobId>,
+deleted <jobId> (--prune); with --dry-run: would create, would update <jobId>: <field> <old> → <new>,
+would delete. A job the scheduler refuses is "error <jobId>: <code>: <message>" on stderr; the
+others go on, and the exit code is 1. A file that does not parse, a job without jobId, a duplicate
+jobId or an invalid spec applies nothing (exit 2).
+
+Example jobs.yaml:
+  jobs:
+    - jobId: nightly
+      labels: { team: billing }
+      schedule: { kind: cron, expression: "0 2 * * *", timezone: Europe/Berlin }
+      target: { type: workflow_start, workflowId: wf-report }
+  schedctl -o acme apply -f jobs.yaml --dry-run
+  schedctl -o acme apply -f jobs.yaml --prune --selector team=billing`;
+
+/**
+ * Reads the inspection WebSocket until `interrupted`, handing each JSON message to `onEvent`. A
+ * connection that cannot be opened, or that closes, is a {@link ConnectError} (one line, exit 1).
+ */
+async function inspectStream(url: string, timeoutMs: number, interrupted: Promise<void>, onEvent: (e: unknown) => void): Promise<void> {
+  const hint = 'is the scheduler running with SCHED_INSPECT_PORT set?';
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
+  } catch (err) {
+    throw new UsageError(`--url "${url}": ${(err as Error).message} (give ws://host:port)`);
+  }
+  let stopping = false;
+  const ended = new Promise<void>((resolve, reject) => {
+    let open = false;
+    ws.on('open', () => {
+      open = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      let e: unknown;
+      try {
+        e = JSON.parse(String(data));
+      } catch {
+        return; // not an inspection event
+      }
+      onEvent(e);
+    });
+    // 'error' is followed by 'close'; without a listener it would be thrown as an unhandled event
+    ws.on('error', (err: NodeJS.ErrnoException) => {
+      if (stopping) return;
+      const why = err.code ?? err.message;
+      reject(new ConnectError(open ? `the inspection connection to ${url} failed: ${why}` : `cannot connect to ${url}: ${why}; ${hint}`));
+    });
+    ws.on('close', (code) => {
+      if (stopping) resolve();
+      else reject(new ConnectError(open ? `the inspection connection to ${url} closed (${code}); is the scheduler still running?` : `cannot connect to ${url}; ${hint}`));
+    });
+  });
+  try {
+    await Promise.race([interrupted, ended]);
+  } finally {
+    stopping = true;
+    ws.terminate();
+  }
 }
 
 function durationMs(value: string): number {
