@@ -5,7 +5,7 @@ import type { WireError } from '../contract/errors.js';
 import { isValidId } from '../contract/ids.js';
 import { parseDuration } from '../schedule/duration.js';
 import { commandSubject, names } from '../transport/subjects.js';
-import { InternalError, InvalidRequestError, UnavailableError, errorFromWire, type RequestContext } from './errors.js';
+import { InternalError, InvalidRequestError, LimitExceededError, UnavailableError, errorFromWire, type RequestContext } from './errors.js';
 import type {
   CreateJobInput,
   JobDetails,
@@ -22,11 +22,20 @@ import type {
 
 export const DEFAULT_PREFIX = 'sched';
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** How often a command refused by the scheduler's rate limit is sent again (`rateLimitRetries`). */
+export const DEFAULT_RATE_LIMIT_RETRIES = 5;
+/** The longest the client waits before one retry of a rate-limited command, whatever the scheduler says. */
+const MAX_RETRY_DELAY_MS = 30_000;
+const encoder = new TextEncoder();
 /** `SCHED_PREFIX` as the scheduler accepts it (src/config.ts). */
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
 export interface SchedulerClientOptions {
-  /** A connected NATS client; the scheduler client never closes it. */
+  /**
+   * A connected NATS client; the scheduler client never closes it. Connect with
+   * `maxReconnectAttempts: -1` so that an outage does not close it for good (nats.js's default
+   * gives up after 10 attempts); requests during an outage fail with `UnavailableError`.
+   */
   nc: NatsConnection;
   /** `SCHED_PREFIX` of the scheduler deployment (default `sched`). */
   prefix?: string;
@@ -34,6 +43,16 @@ export interface SchedulerClientOptions {
   orchestratorId: string;
   /** How long to wait for a reply (default 10 s); no reply is an `UnavailableError`. */
   timeoutMs?: number;
+  /**
+   * How many times a command refused by the scheduler's per-orchestrator rate limit
+   * (`SCHED_RATE_LIMIT`: a `limit_exceeded` whose details are `{limit: 'commands per second',
+   * retryAfterMs}`) is sent again, each time after the `retryAfterMs` the scheduler named plus a
+   * small random jitter (at most 30 s). Default 5; 0 disables. After the last try the
+   * {@link LimitExceededError} is thrown (its `rateLimited` is true). A refused command did
+   * nothing, so sending it again is safe for every operation. Quotas (jobs per orchestrator,
+   * payload size) are never retried.
+   */
+  rateLimitRetries?: number;
 }
 
 export interface EventsOptions {
@@ -63,18 +82,22 @@ export class SchedulerClient {
   readonly prefix: string;
   readonly orchestratorId: string;
   private readonly timeoutMs: number;
+  private readonly rateLimitRetries: number;
 
   constructor(opts: SchedulerClientOptions) {
     this.nc = opts.nc;
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.orchestratorId = opts.orchestratorId;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.rateLimitRetries = opts.rateLimitRetries ?? DEFAULT_RATE_LIMIT_RETRIES;
     // Both end up as subject tokens: a `.`, `*` or `>` would reach other subjects.
     const bad = !PREFIX_PATTERN.test(this.prefix)
       ? { path: 'prefix', message: 'must match ^[A-Za-z0-9_-]{1,32}$' }
       : !isValidId(this.orchestratorId)
         ? { path: 'orchestratorId', message: 'must match ^[A-Za-z0-9_-]{1,64}$' }
-        : null;
+        : !Number.isSafeInteger(this.rateLimitRetries) || this.rateLimitRetries < 0
+          ? { path: 'rateLimitRetries', message: 'must be an integer, 0 or more' }
+          : null;
     if (bad) {
       throw new InvalidRequestError({
         orchestratorId: String(this.orchestratorId),
@@ -170,13 +193,31 @@ export class SchedulerClient {
     return new EventStream(open, opts.follow ?? true);
   }
 
+  /** One command: sent again while the rate limit refuses it (`rateLimitRetries`). */
   private async request<T extends object>(op: Operation, body: object, jobId?: string): Promise<T> {
     const ctx: RequestContext = { orchestratorId: this.orchestratorId, operation: op, jobId: typeof jobId === 'string' ? jobId : undefined };
     const subject = commandSubject(this.prefix, this.orchestratorId, op);
+    const data = encoder.encode(JSON.stringify(body));
+    const max = this.nc.info?.max_payload;
+    if (typeof max === 'number' && max > 0 && data.length > max) throw tooLarge(ctx, data.length, max);
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.requestOnce<T>(subject, data, ctx);
+      } catch (err) {
+        if (!(err instanceof LimitExceededError) || !err.rateLimited || retry >= this.rateLimitRetries) throw err;
+        await sleep(rateLimitDelay(err.retryAfterMs, retry));
+      }
+    }
+  }
+
+  private async requestOnce<T extends object>(subject: string, data: Uint8Array, ctx: RequestContext): Promise<T> {
     let msg: Msg;
     try {
-      msg = await this.nc.request(subject, JSON.stringify(body), { timeout: this.timeoutMs });
+      msg = await this.nc.request(subject, data, { timeout: this.timeoutMs });
     } catch (err) {
+      // the server's max_payload is checked before sending, but the connection may since have
+      // moved to a server with a smaller one: nats.js then refuses to publish
+      if (isMaxPayloadExceeded(err)) throw tooLarge(ctx, data.length, this.nc.info?.max_payload, err);
       const message = isNoResponders(err)
         ? `no scheduler is listening on ${subject}`
         : `no reply from the scheduler on ${subject}: ${(err as Error).message}`;
@@ -192,6 +233,41 @@ export class SchedulerClient {
     if (reply.ok !== true) throw errorFromWire(reply.error, ctx);
     return reply as unknown as T;
   }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * How long to wait before retry number `retry` (0-based) of a rate-limited command: the
+ * scheduler's `retryAfterMs` plus up to a fifth of it (and up to 10 ms) of random jitter, so that
+ * refused commands do not all come back at the same instant. Without `retryAfterMs` (a
+ * scheduler that does not send it) 100 ms doubling per retry. At most 30 s.
+ */
+export function rateLimitDelay(retryAfterMs: number | undefined, retry: number, random: () => number = Math.random): number {
+  const base = retryAfterMs ?? 100 * 2 ** Math.min(retry, 8);
+  const jitter = random() * (10 + base / 5);
+  return Math.min(MAX_RETRY_DELAY_MS, Math.max(1, Math.round(base + jitter)));
+}
+
+/** The NATS client's refusal to publish more than the server's `max_payload` (nats.js: `'payload' max_payload size exceeded`). */
+function isMaxPayloadExceeded(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e.message.includes('max_payload size exceeded')) return true;
+  }
+  return false;
+}
+
+/** A request larger than the NATS server accepts: a quota, not an outage, so never `unavailable`. */
+function tooLarge(ctx: RequestContext, size: number, max: number | undefined, cause?: unknown): LimitExceededError {
+  const limit = max === undefined ? "the NATS server's max_payload" : `the NATS server's max_payload of ${max} bytes`;
+  return new LimitExceededError({
+    ...ctx,
+    message:
+      `the ${ctx.operation} request is ${size} bytes, more than ${limit}; ` +
+      `requests are bounded by the server's max_payload, and inputs/args by the scheduler's SCHED_MAX_INPUT_BYTES`,
+    details: [{ path: '', message: max === undefined ? `at most the server's max_payload` : `at most ${max} bytes (max_payload)` }],
+    ...(cause !== undefined && { cause }),
+  });
 }
 
 function isNoResponders(err: unknown): boolean {

@@ -98,12 +98,36 @@ export class OverlapError extends SchedulerClientError {
   }
 }
 
-/** `limit_exceeded`: a quota (jobs per orchestrator, payload size). */
+/**
+ * The `limit` of a rate-limit refusal's details (`{limit, retryAfterMs}`), as the scheduler sends
+ * it (`RATE_LIMITED` of src/transport/commandServer.ts).
+ */
+export const RATE_LIMIT_MARKER = 'commands per second';
+
+/**
+ * `limit_exceeded`: a quota (jobs per orchestrator, payload size, the NATS server's max_payload),
+ * which retrying does not change, or the per-orchestrator command rate limit (`rateLimited`),
+ * which `SchedulerClient` retries after `retryAfterMs` (option `rateLimitRetries`) before it
+ * throws this.
+ */
 export class LimitExceededError extends SchedulerClientError {
   override readonly name = 'LimitExceededError';
   declare readonly code: 'limit_exceeded';
   constructor(init: ErrorInit) {
     super('limit_exceeded', init);
+  }
+
+  /** True when the command was refused by the rate limit (`details: {limit: 'commands per second', retryAfterMs}`), not a quota. */
+  get rateLimited(): boolean {
+    const d = this.details;
+    return typeof d === 'object' && d !== null && !Array.isArray(d) && (d as { limit?: unknown }).limit === RATE_LIMIT_MARKER;
+  }
+
+  /** For a rate-limit refusal: the ms after which the scheduler expects a token to be available. */
+  get retryAfterMs(): number | undefined {
+    if (!this.rateLimited) return undefined;
+    const r = (this.details as { retryAfterMs?: unknown }).retryAfterMs;
+    return typeof r === 'number' && Number.isFinite(r) && r >= 0 ? r : undefined;
   }
 }
 

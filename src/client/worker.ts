@@ -10,6 +10,13 @@ import type { ActionType, Dispatch } from './types.js';
 export type AcceptDecision = boolean | { reason: string };
 
 export interface OrchestratorWorkerOptions<O = unknown> {
+  /**
+   * A connected NATS client; the worker never closes it. Its subscription comes back when the
+   * connection reconnects, so connect with `maxReconnectAttempts: -1` to ride out any outage
+   * (nats.js's default gives up after 10 attempts, about 20 s; then the connection is closed and
+   * the worker gets nothing more). Completions that cannot be published meanwhile are retried
+   * (`publishAttempts`); what is still lost the scheduler times out after `maxRuntimeMs`.
+   */
   nc: NatsConnection;
   /** `SCHED_PREFIX` of the scheduler deployment (default `sched`). */
   prefix?: string;

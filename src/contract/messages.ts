@@ -108,7 +108,7 @@ export const wireErrorSchema = z.object({
   message: z.string(),
   details: z.unknown().optional().meta({
     description:
-      'invalid_request and limit_exceeded: [{path, message}]; conflict: {revision}; overlap: {activeExecutions}; internal: {correlationId}',
+      'invalid_request and limit_exceeded (a quota): [{path, message}]; limit_exceeded by the command rate limit: {limit: "commands per second", retryAfterMs} (retry after that many ms); conflict: {revision}; overlap: {activeExecutions}; internal: {correlationId}',
   }),
 });
 

@@ -13,10 +13,10 @@ import { TimerQueue } from '../actors/timerQueue.js';
 import type { JobActor, JobActorDeps } from '../actors/jobActor.js';
 import type { JobRecord } from '../core/record.js';
 import { Metrics } from './metrics.js';
-import { RateLimiter } from './rateLimit.js';
+import { RateLimitedError, RateLimiter } from './rateLimit.js';
 import { jobMachine, type JobMachine } from '../machines/jobMachine.js';
 import { JobStore } from '../store/jobStore.js';
-import { CommandServer, parseBody, RATE_LIMITED } from '../transport/commandServer.js';
+import { CommandServer, parseBody } from '../transport/commandServer.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventPublisher } from '../transport/eventPublisher.js';
 import { ExecutionConsumer, type ExecutionKind } from '../transport/executionConsumer.js';
@@ -367,9 +367,10 @@ export class Scheduler {
   /** One command of SPEC §4 for one orchestrator. */
   async command(orchestratorId: string, op: Operation, raw: unknown): Promise<object> {
     if (!this.ready) throw new SchedulerError('unavailable', this.stopping ? 'shutting down' : 'not ready');
-    if (!this.rateLimiter.take(orchestratorId)) {
+    const retryAfterMs = this.rateLimiter.acquire(orchestratorId);
+    if (retryAfterMs > 0) {
       this.noteRefusal(orchestratorId);
-      throw new SchedulerError('limit_exceeded', `more than ${this.opts.config.SCHED_RATE_LIMIT} commands a second`, { details: RATE_LIMITED });
+      throw new RateLimitedError(`more than ${this.opts.config.SCHED_RATE_LIMIT} commands a second; retry after ${retryAfterMs} ms`, retryAfterMs);
     }
     parseCommand(op, raw); // a bad body is invalid_request wherever the orchestrator lives
     if (op === 'create') await this.registry.register(orchestratorId);
