@@ -41,6 +41,8 @@ const envSchema = z.object({
   SCHED_MIN_INTERVAL_MS: duration.default(1000),
   SCHED_EVENTS_MAX_AGE: duration.default(7 * 24 * 3600 * 1000),
   SCHED_LEASE_TTL_MS: duration.default(10_000),
+  /** Replicas of every bucket and stream (SPEC §12); unset: 3 on a JetStream cluster of 3 or more, else 1. */
+  SCHED_STREAM_REPLICAS: int(1, 5).optional(),
   /** Live inspection WebSocket (loopback); unset disables it. */
   SCHED_INSPECT_PORT: int(0, 65535).optional(),
   /** Commands a second per orchestrator (token bucket, burst twice that); 0 disables the limit. */

@@ -14,15 +14,20 @@ export interface JobActorDeps {
   store: JobStore;
   publisher: EventPublisher;
   dispatcher: Dispatcher;
-  timers: TimerQueue;
+  /** Keyed by actor: each actor object has its own wake-up, whatever its job's id. */
+  timers: TimerQueue<JobActor>;
   clock: Clock;
   log: Logger;
   machine: JobMachine;
   /**
-   * Whether this process may still act for the orchestrator (holds its lease). Checked before
-   * every write and dispatch, so a replica that lost its lease neither writes nor dispatches.
+   * Whether this actor may still act: this process holds the orchestrator's lease *in the
+   * ownership epoch the actor was loaded in*. Checked before every write, dispatch and timer, so
+   * neither a replica that lost its lease nor the actors of an epoch that ended (the replica lost
+   * the lease and took the orchestrator back: new actors for the same jobs) write or dispatch.
    */
-  fence?: ((orchestratorId: string) => boolean) | undefined;
+  fence?: (() => boolean) | undefined;
+  /** Failed record writes of every job, logged once per outage with a count (else one error line per failure). */
+  storageLog?: { failed(err: unknown): void; succeeded(): void } | undefined;
   /** XState inspection; a throwing observer is isolated from the job. Unused with `parent`. */
   inspect?: ((e: InspectionEvent) => void) | undefined;
   /**
@@ -124,7 +129,7 @@ export class JobActor {
         if (opts.strict) throw new SchedulerError('unavailable', 'job stored, but its events are not yet published (retrying)', { cause: err });
         this.deps.log.warn({ err, job: this.key }, 'outbox replay failed');
       });
-      for (const a of r.active) if (a.state === 'dispatched') this.startDispatch(a.executionId);
+      this.resumeEffects(r, false);
       this.arm();
     });
     // Nothing due and no deadline passed: a TICK would change nothing (the timer is armed).
@@ -138,8 +143,17 @@ export class JobActor {
 
   stop(): void {
     this.stopped = true;
-    this.deps.timers.set(this.key, null);
+    this.deps.timers.set(this, null);
     this.stopActor();
+  }
+
+  /** Its timer came due: a TICK (nothing when stopped or fenced off). */
+  wake(): void {
+    if (this.stopped || !this.mayAct()) return;
+    this.send({ type: 'TICK' }).catch((err: unknown) => {
+      // a failed write is logged by `storageLog` and retried by the timer it armed
+      if (!this.stopped && !(err instanceof SchedulerError && err.code === 'unavailable')) this.deps.log.warn({ err, job: this.key }, 'tick failed');
+    });
   }
 
   private stopActor(): void {
@@ -182,12 +196,12 @@ export class JobActor {
       await this.fault(after.error, input.type);
       throw new SchedulerError('internal', `job "${this.persisted.jobId}" faulted and was restarted`);
     }
-    const record = after.context;
+    const record = this.carryUnpublished(after.context, step);
     // XState's assign always builds a new context: compare the content, so a no-op (a TICK with
     // nothing due, a heartbeat of an unknown execution) writes nothing. The pure logic returns the
     // fields it did not change as they were, so a field-by-field identity check settles nearly
     // every no-op; the JSON comparison only runs when some field is a new object.
-    if (after.status !== 'done' && sameContent(record, before.context)) return record;
+    if (after.status !== 'done' && sameContent(after.context, before.context)) return after.context;
     try {
       if (!this.mayAct()) throw new SchedulerError('unavailable', 'lease lost');
       if (after.status === 'done') {
@@ -197,17 +211,32 @@ export class JobActor {
         this.revision = await this.deps.store.save(record, this.revision);
       }
       this.persisted = record;
+      this.deps.storageLog?.succeeded();
     } catch (err) {
       if (after.status !== 'done' && (await this.reconcile(record))) {
         // the write timed out but landed: carry on as if it had answered
       } else {
-        this.deps.log.error({ err, job: this.key, event: input.type }, 'job record write failed; state rolled back');
+        if (this.deps.storageLog) this.deps.storageLog.failed(err);
+        else this.deps.log.error({ err, job: this.key, event: input.type }, 'job record write failed; state rolled back');
         this.arm(1_000);
         throw new SchedulerError('unavailable', 'storage unavailable', { cause: err });
       }
     }
     await this.effects(record, step);
     return record;
+  }
+
+  /**
+   * The transactional outbox keeps what is not yet published: the events of the last written
+   * record that JetStream has not stored yet (their publish is being retried) go into the next
+   * record's outbox too, so a crash after the next write still replays them. (A new step otherwise
+   * starts a fresh outbox, and those events would live only in this process's retry loop.)
+   */
+  private carryUnpublished(record: JobRecord, step: number): JobRecord {
+    const carried = this.persisted.outbox.filter((e) => e.kind === 'event' && this.deps.publisher.isPending(e.event.id));
+    if (carried.length === 0) return record;
+    const own = record.outboxStep === step ? record.outbox.filter((e) => !carried.some((c) => c.kind === 'event' && e.kind === 'event' && c.event.id === e.event.id)) : [];
+    return { ...record, outbox: [...carried, ...own], outboxStep: step };
   }
 
   private async effects(record: JobRecord, step: number): Promise<void> {
@@ -227,34 +256,70 @@ export class JobActor {
   }
 
   private arm(minDelay = 0): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.mayAct()) return;
     const at = nextWakeAt(this.record);
     const floor = minDelay > 0 ? this.deps.clock.now() + minDelay : null;
-    this.deps.timers.set(this.key, at === null ? floor : floor === null ? at : Math.max(at, floor));
+    this.deps.timers.set(this, at === null ? floor : floor === null ? at : Math.max(at, floor));
   }
 
   /**
-   * After a failed write: reads what the store holds. When it is the record just written (a write
-   * that timed out but landed), adopts its revision and returns true. Otherwise goes back to the
-   * stored record and revision (or the last written one when the store cannot be read), so a
-   * later compare-and-set starts from what is really stored and the job never wedges.
+   * After a failed write: reads what the store holds, so the next compare-and-set starts from what
+   * is really stored and the job never retries a stale revision forever.
+   * - the record just written (a write that timed out but landed): adopt its revision, true;
+   * - another record: go back to it and its revision (the machine restarts from it), false;
+   * - a delete marker: the job was deleted by an earlier owner's write that landed late: stop;
+   * - nothing at all, although this job was loaded from the store (the server lost the key, or its
+   *   per-subject state after an unclean restart: every compare-and-set then fails with "wrong
+   *   last sequence 0"): write the last persisted record again as a new key, false;
+   * - no answer: keep the last written record and revision, false (the next event tries again).
    */
   private async reconcile(record: JobRecord): Promise<boolean> {
-    const stored = await this.deps.store.get(record.orchestratorId, record.jobId).catch(() => undefined);
-    if (stored && sameContent(stored.record, record)) {
-      this.revision = stored.revision;
-      this.persisted = record;
-      return true;
-    }
-    if (stored) {
+    const { orchestratorId, jobId } = record;
+    const stored = await this.deps.store.lookup(orchestratorId, jobId).catch(() => null);
+    if (stored?.kind === 'present') {
+      if (sameContent(stored.record, record)) {
+        this.revision = stored.revision;
+        this.persisted = record;
+        return true;
+      }
       this.persisted = stored.record;
       this.revision = stored.revision;
+      this.restartFrom(this.persisted);
+      // A write that landed although it got no answer (ours, before a rollback) or an earlier
+      // owner's: its effects may never have been carried out. Carry them out now, as after a
+      // restart: its events (the stream drops those already stored) and its unanswered dispatches.
+      this.resumeEffects(stored.record, true);
+      return false;
+    } else if (stored?.kind === 'deleted') {
+      this.deps.log.warn({ job: this.key, revision: stored.revision }, 'job record was deleted by an earlier write; job stopped');
+      this.stop();
+      return false;
+    } else if (stored?.kind === 'absent' && this.mayAct()) {
+      this.deps.log.warn({ job: this.key, revision: this.revision }, 'job record missing from the store; writing the last known state again');
+      const revision = await this.deps.store.create(this.persisted).catch(() => null);
+      if (revision !== null) this.revision = revision;
     }
     this.restartFrom(this.persisted);
     return false;
   }
 
+  /**
+   * Re-sends the dispatches of `r` that never got an answer (same execution id), and with
+   * `replay` publishes its outbox's events again (in the background; duplicates are dropped by id).
+   */
+  private resumeEffects(r: JobRecord, replay: boolean): void {
+    if (replay) {
+      const events = r.outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : []));
+      void this.deps.publisher.publish(events, { replay: true }).catch(() => undefined);
+    }
+    for (const a of r.active) if (a.state === 'dispatched') this.startDispatch(a.executionId);
+  }
+
   private restartFrom(record: JobRecord): void {
+    // Event ids are `<incarnation>-e<step>`: never reuse a step that a stored record (an earlier
+    // owner's, or a write of ours that landed late) has used, or the stream would drop the new
+    // events as duplicates of the old ones.
+    this.step = Math.max(this.step, record.outboxStep + 1);
     this.stopActor();
     this.actor = this.spawn(record);
   }
@@ -279,7 +344,7 @@ export class JobActor {
   }
 
   private mayAct(): boolean {
-    return this.deps.fence?.(this.persisted.orchestratorId) ?? true;
+    return this.deps.fence?.() ?? true;
   }
 
   private startDispatch(executionId: string): void {

@@ -71,6 +71,8 @@ export class Supervisor {
     readonly orchestratorId: string,
     deps: JobActorDeps,
     private readonly limits: SupervisorLimits,
+    /** The ownership epoch its job actors were loaded in (`deps.fence` closes when it ends). */
+    readonly epoch = 0,
   ) {
     const inspect = deps.inspect;
     this.root = createActor(supervisorMachine, {
@@ -102,11 +104,6 @@ export class Supervisor {
     const actor = new JobActor(this.deps, stored);
     this.jobs.set(stored.record.jobId, actor);
     return actor;
-  }
-
-  tick(jobId: string): void {
-    const actor = this.jobs.get(jobId);
-    actor?.send({ type: 'TICK' }).catch((err: unknown) => this.deps.log.warn({ err, orchestratorId: this.orchestratorId, jobId }, 'tick failed'));
   }
 
   stop(): void {

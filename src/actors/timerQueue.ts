@@ -6,26 +6,27 @@ import type { Clock } from './clock.js';
  */
 export const MAX_TIMER_DELAY_MS = 60 * 60 * 1000;
 
-interface Entry {
+interface Entry<K> {
   at: number;
-  key: string;
+  key: K;
 }
 
 /**
  * One timer for many keys: a binary min-heap of wake-up instants with lazy deletion, backed by a
  * single clock timeout. Scales to 100k jobs where a timeout per job would not be cheaper, and a
- * manual clock drives it in tests.
+ * manual clock drives it in tests. The scheduler keys it by job actor object, so an actor of an
+ * ownership epoch that ended can never cancel or move the timer of its successor for the same job.
  */
-export class TimerQueue {
-  private heap: Entry[] = [];
-  private wanted = new Map<string, number>();
+export class TimerQueue<K = string> {
+  private heap: Entry<K>[] = [];
+  private wanted = new Map<K, number>();
   private handle: unknown = null;
   private armedAt: number | null = null;
   private stopped = false;
 
   constructor(
     private readonly clock: Clock,
-    private readonly onDue: (key: string) => void,
+    private readonly onDue: (key: K) => void,
   ) {}
 
   get size(): number {
@@ -33,7 +34,7 @@ export class TimerQueue {
   }
 
   /** Wakes `key` at `at` (replacing its earlier wake-up), or never when `at` is null. */
-  set(key: string, at: number | null): void {
+  set(key: K, at: number | null): void {
     if (at === null) {
       this.wanted.delete(key);
       return;
@@ -69,7 +70,7 @@ export class TimerQueue {
     this.handle = null;
     this.armedAt = null;
     const now = this.clock.now();
-    const due: string[] = [];
+    const due: K[] = [];
     for (;;) {
       this.dropStale();
       const top = this.heap[0];
@@ -97,7 +98,7 @@ export class TimerQueue {
     }
   }
 
-  private push(e: Entry): void {
+  private push(e: Entry<K>): void {
     const h = this.heap;
     h.push(e);
     let i = h.length - 1;

@@ -5,7 +5,7 @@
  */
 
 // Client side: commands, events, dispatch worker
-export { SchedulerClient, EventStream, sinceToEpochMs, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS } from './client.js';
+export { SchedulerClient, EventStream, sinceToEpochMs, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS, DEFAULT_RATE_LIMIT_RETRIES } from './client.js';
 export type { SchedulerClientOptions, EventsOptions } from './client.js';
 export { OrchestratorWorker } from './worker.js';
 export type { OrchestratorWorkerOptions, AcceptDecision, WorkerEvents, WorkerState } from './worker.js';

@@ -11,6 +11,12 @@ export interface LeaseValue {
 
 interface Held {
   revision: number;
+  /**
+   * The ownership epoch: the lease's revision when this replica acquired it (KV revisions only
+   * grow, so every acquisition has its own). Renewals keep it; losing and re-acquiring the lease
+   * starts a new one, which fences off everything loaded in the old one.
+   */
+  epoch: number;
   /** Monotonic instant (performance.now) until which this replica may act for the orchestrator. */
   validUntil: number;
   /** When the first renewal since the last confirmed one was sent, if it got no answer. */
@@ -47,13 +53,13 @@ export class LeaseManager {
     private readonly kv: KV,
     readonly ttlMs: number,
     private readonly log: Logger,
-    private readonly onLost: (orchestratorId: string) => void,
+    private readonly onLost: (orchestratorId: string, epoch: number) => void,
   ) {
     this.margin = Math.max(200, ttlMs / 5);
   }
 
-  static async open(js: JetStreamClient, bucket: string, ttlMs: number, log: Logger, onLost: (o: string) => void): Promise<LeaseManager> {
-    const kv = await new Kvm(js).create(bucket, { history: 1, ttl: ttlMs });
+  static async open(js: JetStreamClient, bucket: string, ttlMs: number, log: Logger, onLost: (o: string, epoch: number) => void, replicas = 1): Promise<LeaseManager> {
+    const kv = await new Kvm(js).create(bucket, { history: 1, ttl: ttlMs, replicas });
     const m = new LeaseManager(kv, ttlMs, log, onLost);
     await m.heartbeat();
     m.timer = setInterval(() => void m.renewAll(), Math.max(100, Math.floor(ttlMs / 3)));
@@ -65,6 +71,17 @@ export class LeaseManager {
   owns(orchestratorId: string): boolean {
     const h = this.held.get(orchestratorId);
     return h !== undefined && now() < h.validUntil;
+  }
+
+  /** The current ownership epoch of the orchestrator here, or null when this replica does not own it. */
+  epochOf(orchestratorId: string): number | null {
+    const h = this.held.get(orchestratorId);
+    return h !== undefined && now() < h.validUntil ? h.epoch : null;
+  }
+
+  /** True while this replica owns the orchestrator in ownership epoch `epoch`. */
+  holds(orchestratorId: string, epoch: number): boolean {
+    return this.epochOf(orchestratorId) === epoch;
   }
 
   owned(): string[] {
@@ -87,7 +104,7 @@ export class LeaseManager {
     const value = enc.encode(JSON.stringify({ owner: this.replicaId, acquiredAt: new Date().toISOString() } satisfies LeaseValue));
     try {
       const revision = await this.kv.create(orchestratorId, value);
-      this.held.set(orchestratorId, { revision, validUntil: sentAt + this.ttlMs - this.margin });
+      this.held.set(orchestratorId, { revision, epoch: revision, validUntil: sentAt + this.ttlMs - this.margin });
       return true;
     } catch {
       return false;
@@ -168,13 +185,13 @@ export class LeaseManager {
   private async renew(o: string, h: Held): Promise<void> {
     const sentAt = now();
     if (sentAt >= h.validUntil) {
-      this.lose(o, 'lease ran out before it could be renewed');
+      this.lose(o, h, 'lease ran out before it could be renewed');
       return;
     }
     const value = enc.encode(JSON.stringify({ owner: this.replicaId, acquiredAt: new Date().toISOString() } satisfies LeaseValue));
     try {
       const revision = await this.kv.update(o, value, h.revision);
-      if (this.held.get(o) === h) this.held.set(o, { revision, validUntil: sentAt + this.ttlMs - this.margin });
+      if (this.held.get(o) === h) this.held.set(o, { revision, epoch: h.epoch, validUntil: sentAt + this.ttlMs - this.margin });
       return;
     } catch (err) {
       if (!isRefusal(err)) {
@@ -188,15 +205,17 @@ export class LeaseManager {
       // Still ours at a newer revision: one of our renewals that got no answer landed. It was sent
       // at or after `unconfirmedSince`, so the server keeps the lease at least TTL after that.
       const landed = h.unconfirmedSince === undefined ? h.validUntil : h.unconfirmedSince + this.ttlMs - this.margin;
-      this.held.set(o, { revision: e.revision, validUntil: Math.max(h.validUntil, landed) });
+      this.held.set(o, { revision: e.revision, epoch: h.epoch, validUntil: Math.max(h.validUntil, landed) });
       return;
     }
-    this.lose(o, 'renewal refused: another replica holds the lease');
+    this.lose(o, h, 'renewal refused: another replica holds the lease');
   }
 
-  private lose(o: string, reason: string): void {
-    if (!this.held.delete(o)) return;
-    this.log.warn({ orchestratorId: o, replicaId: this.replicaId, reason }, 'lease lost');
-    this.onLost(o);
+  /** Ends the epoch of `h`, unless the lease was given up or acquired again meanwhile (a newer epoch is never touched). */
+  private lose(o: string, h: Held, reason: string): void {
+    if (this.held.get(o) !== h) return;
+    this.held.delete(o);
+    this.log.warn({ orchestratorId: o, replicaId: this.replicaId, epoch: h.epoch, reason }, 'lease lost');
+    this.onLost(o, h.epoch);
   }
 }

@@ -16,8 +16,8 @@ export class OrchestratorRegistry {
 
   private constructor(private readonly kv: KV) {}
 
-  static async open(js: JetStreamClient, bucket: string): Promise<OrchestratorRegistry> {
-    const r = new OrchestratorRegistry(await new Kvm(js).create(bucket, { history: 1 }));
+  static async open(js: JetStreamClient, bucket: string, replicas = 1): Promise<OrchestratorRegistry> {
+    const r = new OrchestratorRegistry(await new Kvm(js).create(bucket, { history: 1, replicas }));
     const watch = await r.kv.watch();
     r.stopWatch = () => watch.stop();
     let resolveInitial!: () => void;

@@ -9,7 +9,9 @@ export class FailureLog {
   private failing = false;
   private count = 0;
   private since = 0;
-  private lastLogged = 0;
+  private lastLogged = Number.NEGATIVE_INFINITY;
+  /** Whether this failure episode has been logged (a recovery is logged only then). */
+  private logged = false;
 
   constructor(
     private readonly log: Logger,
@@ -26,22 +28,26 @@ export class FailureLog {
   failed(err: unknown): void {
     const reason = err instanceof Error ? err.message : String(err);
     const now = this.now();
-    this.count++;
     if (!this.failing) {
       this.failing = true;
       this.since = now;
-      this.lastLogged = now;
-      this.count = 1;
-      this.log.warn({ reason }, `${this.what} failed; retrying (repeats are logged every ${this.everyMs / 1000} s)`);
-    } else if (now - this.lastLogged >= this.everyMs) {
-      this.lastLogged = now;
-      this.log.warn({ reason, failures: this.count, sinceMs: now - this.since }, `${this.what} still failing`);
+      this.count = 0;
+      this.logged = false;
     }
+    this.count++;
+    // at most one line per `everyMs`, however often it fails and recovers in between
+    if (now - this.lastLogged < this.everyMs) return;
+    this.log.warn(
+      { reason, failures: this.count, sinceMs: now - this.since },
+      this.logged ? `${this.what} still failing` : `${this.what} failed; retrying (repeats are logged every ${this.everyMs / 1000} s)`,
+    );
+    this.lastLogged = now;
+    this.logged = true;
   }
 
   succeeded(): void {
     if (!this.failing) return;
-    this.log.info({ failures: this.count, ms: this.now() - this.since }, `${this.what} works again`);
+    if (this.logged) this.log.info({ failures: this.count, ms: this.now() - this.since }, `${this.what} works again`);
     this.failing = false;
     this.count = 0;
   }

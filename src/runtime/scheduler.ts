@@ -13,14 +13,17 @@ import { TimerQueue } from '../actors/timerQueue.js';
 import type { JobActor, JobActorDeps } from '../actors/jobActor.js';
 import type { JobRecord } from '../core/record.js';
 import { Metrics } from './metrics.js';
+import { FailureLog } from './failureLog.js';
 import { RateLimitedError, RateLimiter } from './rateLimit.js';
 import { jobMachine, type JobMachine } from '../machines/jobMachine.js';
 import { JobStore } from '../store/jobStore.js';
 import { CommandServer, parseBody } from '../transport/commandServer.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventPublisher } from '../transport/eventPublisher.js';
-import { ExecutionConsumer, type ExecutionKind } from '../transport/executionConsumer.js';
+import { ackWaitMs, ExecutionConsumer, type ExecutionKind } from '../transport/executionConsumer.js';
+import { ensureReplicas, resolveReplicas } from '../transport/replicas.js';
 import { ensureStreams } from '../transport/streams.js';
+import { replyError } from '../transport/natsErrors.js';
 import { names, type Names } from '../transport/subjects.js';
 import { LeaseManager } from '../cluster/leases.js';
 import { commandStatsFromHistogram, startDiscovery, type Discovery } from '../transport/discovery.js';
@@ -55,7 +58,7 @@ export class Scheduler {
   private stopping: Promise<void> | null = null;
   private commands!: CommandServer;
   private executions!: ExecutionConsumer;
-  private timers!: TimerQueue;
+  private timers!: TimerQueue<JobActor>;
   private dispatcher!: Dispatcher;
   private publisher!: EventPublisher;
   private deps!: JobActorDeps;
@@ -69,6 +72,9 @@ export class Scheduler {
   private readonly gaining = new Map<string, { adopted: Promise<void>; done: Promise<boolean> }>();
   private readonly limits: SupervisorLimits;
   private readonly rateLimiter: RateLimiter;
+  private disconnected = false;
+  private readonly balanceLog: FailureLog;
+  private readonly takeoverLog: FailureLog;
   readonly metrics: Metrics;
   readonly names: Names;
 
@@ -81,6 +87,8 @@ export class Scheduler {
     };
     this.rateLimiter = new RateLimiter(opts.config.SCHED_RATE_LIMIT, opts.config.SCHED_RATE_LIMIT * 2);
     this.metrics = opts.metrics ?? new Metrics();
+    this.balanceLog = new FailureLog(opts.log, 'rebalancing (taking and keeping orchestrator leases)');
+    this.takeoverLog = new FailureLog(opts.log, 'loading the jobs of an orchestrator taken over (lease given back)');
     this.metrics.bind({ records: () => this.records(), pendingEvents: () => this.publisher?.pending ?? 0 });
   }
 
@@ -101,7 +109,31 @@ export class Scheduler {
   }
 
   get isReady(): boolean {
-    return this.ready;
+    return this.readiness().ready;
+  }
+
+  /**
+   * Can this replica act? Not before its state is loaded, not while its NATS connection is down,
+   * and not while rebalancing fails (JetStream unreachable: it could neither take an orchestrator
+   * nor keep one). `/readyz` answers 503 with the reasons.
+   */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.ready) reasons.push(this.stopping ? 'shutting down' : 'starting');
+    if (this.opts.nc.isClosed()) reasons.push('NATS connection closed');
+    else if (this.disconnected) reasons.push('disconnected from NATS');
+    if (this.balanceLog.isFailing) reasons.push('cannot reach JetStream (ownership and state)');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** Follows the main connection's status, for readiness. */
+  private watchConnection(): void {
+    void (async () => {
+      for await (const s of this.opts.nc.status()) {
+        if (s.type === 'disconnect') this.disconnected = true;
+        else if (s.type === 'reconnect') this.disconnected = false;
+      }
+    })().catch(() => undefined);
   }
 
   get jobCount(): number {
@@ -115,16 +147,19 @@ export class Scheduler {
     const clock = this.opts.clock ?? systemClock;
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStreams(jsm, this.names, config.SCHED_EVENTS_MAX_AGE);
-    this.store = await JobStore.open(js, this.names.jobsBucket);
-    this.registry = await OrchestratorRegistry.open(js, this.names.orchestratorsBucket);
+    const { replicas, clusterSize } = await resolveReplicas(nc, jsm, this.names, config.SCHED_STREAM_REPLICAS);
+    log.info({ replicas, clusterSize, configured: config.SCHED_STREAM_REPLICAS ?? null }, 'stream replicas');
+    await ensureStreams(jsm, this.names, config.SCHED_EVENTS_MAX_AGE, replicas);
+    this.store = await JobStore.open(js, this.names.jobsBucket, replicas);
+    this.registry = await OrchestratorRegistry.open(js, this.names.orchestratorsBucket, replicas);
     // A renewal that gets no answer gives up after a third of the TTL (at least 1 s), and the next
     // round tries again; if it landed after all, the lease keeps the validity it gave.
     const leaseJs = jetstream(this.opts.leaseNc ?? nc, { timeout: Math.max(1_000, Math.floor(config.SCHED_LEASE_TTL_MS / 3)) });
-    this.leases = await LeaseManager.open(leaseJs, this.names.leasesBucket, config.SCHED_LEASE_TTL_MS, log, (o) => this.lose(o));
+    this.leases = await LeaseManager.open(leaseJs, this.names.leasesBucket, config.SCHED_LEASE_TTL_MS, log, (o, epoch) => this.lose(o, epoch), replicas);
+    await ensureReplicas(jsm, this.names, replicas, log);
     this.publisher = new EventPublisher(js, this.names.prefix, log, (e) => this.metrics.observe(e));
     this.dispatcher = new Dispatcher(nc, this.names.prefix);
-    this.timers = new TimerQueue(clock, (key) => this.onTimer(key));
+    this.timers = new TimerQueue<JobActor>(clock, (actor) => actor.wake());
     this.deps = {
       store: this.store,
       publisher: this.publisher,
@@ -134,12 +169,12 @@ export class Scheduler {
       log,
       machine: this.opts.machine ?? jobMachine,
       inspect: this.opts.inspect,
-      fence: (o) => this.leases.owns(o),
+      storageLog: new FailureLog(log, 'job record writes (state rolled back, retried on the next event)'),
     };
     this.forwardSub = nc.subscribe(this.forwardSubject(this.leases.replicaId), { callback: (_e, m) => void this.serveForwarded(m) });
     this.commands = new CommandServer(nc, this.names.prefix, this.names.queueGroup, (o, op, body) => this.timed(o, op, body), log);
     this.commands.start();
-    this.executions = new ExecutionConsumer(js, jsm, this.names, (o, kind, data, subject) => this.execution(o, kind, data, subject), log);
+    this.executions = new ExecutionConsumer(js, jsm, this.names, (o, kind, data, subject) => this.execution(o, kind, data, subject), log, ackWaitMs(config.SCHED_LEASE_TTL_MS));
     await this.executions.start();
 
     // Take this replica's share of the orchestrators: load their jobs, apply what orchestrators
@@ -147,7 +182,15 @@ export class Scheduler {
     const started = Date.now();
     await this.balance();
     log.info({ jobs: this.jobCount, orchestrators: this.supervisors.size, ms: Date.now() - started }, 'jobs loaded');
-    this.balancer = setInterval(() => void this.balance().catch((err: unknown) => log.warn({ err }, 'rebalance failed')), Math.max(200, config.SCHED_LEASE_TTL_MS / 10));
+    this.balancer = setInterval(
+      () =>
+        void this.balance().then(
+          () => this.balanceLog.succeeded(),
+          (err: unknown) => this.balanceLog.failed(err),
+        ),
+      Math.max(200, config.SCHED_LEASE_TTL_MS / 10),
+    );
+    this.watchConnection();
     this.balancer.unref();
     this.ready = true;
     this.discovery = await startDiscovery(nc, {
@@ -160,7 +203,7 @@ export class Scheduler {
     void this.discovery.stopped.then((err) => {
       if (err && !this.stopping) log.warn({ err }, 'service discovery stopped');
     });
-    log.info({ prefix: this.names.prefix, replicaId: this.leases.replicaId, server: nc.info?.version }, 'scheduler ready');
+    log.info({ replicaId: this.leases.replicaId, server: nc.info?.version }, 'scheduler ready');
   }
 
   /** The id of this scheduler process among the replicas. */
@@ -214,15 +257,34 @@ export class Scheduler {
     entry.done = (async () => {
       try {
         if (!(await this.leases.acquire(o))) return false;
-        // a clean handover (planned stop, rebalancing) left nothing unpublished: no outbox replay
-        const clean = await this.registry.takeClean(o);
-        const sup = this.supervisor(o, true)!;
-        const loaded = [];
-        for await (const stored of this.store.loadAll(o)) loaded.push(sup.adopt(stored));
+        const epoch = this.leases.epochOf(o);
+        if (epoch === null) return false;
+        // All or nothing: the supervisor becomes visible only with every job loaded. A load that
+        // fails (JetStream unreachable, a leader election) gives the lease back, so this replica
+        // never serves an orchestrator it has not loaded (which would answer not_found for its jobs).
+        let sup: Supervisor;
+        let clean: boolean;
+        try {
+          // a clean handover (planned stop, rebalancing) left nothing unpublished: no outbox replay
+          clean = await this.registry.takeClean(o);
+          const stored = [];
+          for await (const r of this.store.loadAll(o)) stored.push(r);
+          if (!this.leases.holds(o, epoch)) return false;
+          sup = new Supervisor(o, { ...this.deps, fence: () => this.leases.holds(o, epoch) }, this.limits, epoch);
+          for (const r of stored) sup.adopt(r);
+        } catch (err) {
+          this.takeoverLog.failed(err);
+          await this.leases.release(o).catch(() => undefined);
+          return false;
+        }
+        this.takeoverLog.succeeded();
+        const previous = this.supervisors.get(o);
+        if (previous) void this.retire(previous);
+        this.supervisors.set(o, sup);
         adopted();
         // bounded: messages of other orchestrators (say, waiting for a dead owner's lease) must not hold a takeover up
         await this.executions.caughtUp(1_500);
-        await runLimited(loaded, 256, (a) => a.recover({ replay: !clean }));
+        await runLimited([...sup.actors()], 256, (a) => a.recover({ replay: !clean }));
         return true;
       } finally {
         adopted();
@@ -251,15 +313,27 @@ export class Scheduler {
     );
   }
 
-  /** The lease is gone: stop every job of the orchestrator here at once (they write nothing more). */
-  private lose(o: string): void {
-    void this.dropSupervisor(o);
+  /**
+   * The lease of epoch `epoch` is gone: its job actors are fenced off already (they neither write
+   * nor dispatch nor arm timers); stop them. A newer epoch's supervisor (the orchestrator was
+   * taken back meanwhile) is not touched.
+   */
+  private lose(o: string, epoch: number): void {
+    const s = this.supervisors.get(o);
+    if (s?.epoch !== epoch) return;
+    this.supervisors.delete(o);
+    void this.retire(s);
   }
 
   private async dropSupervisor(o: string): Promise<void> {
     const s = this.supervisors.get(o);
     if (!s) return;
     this.supervisors.delete(o);
+    await this.retire(s);
+  }
+
+  /** Lets a supervisor's job actors finish what they are writing, then stops them. */
+  private async retire(s: Supervisor): Promise<void> {
     await Promise.allSettled([...s.actors()].map((a) => a.run(async () => undefined)));
     s.stop();
   }
@@ -317,25 +391,11 @@ export class Scheduler {
       const result = req.kind === 'command' ? await this.local(req.o, req.op, req.body) : (await this.executionHere(req.o, req.execKind, Buffer.from(req.data, 'base64')), {});
       reply = { ok: true, result };
     } catch (err) {
-      const e = err instanceof SchedulerError ? err : new SchedulerError('internal', 'forwarded request failed', { cause: err });
+      const e = replyError(err) ?? new SchedulerError('internal', 'forwarded request failed', { cause: err });
       if (e.code === 'internal') this.opts.log.error({ err }, 'forwarded request failed');
       reply = { ok: false, error: e.toWire() };
     }
     if (m.reply) m.respond(JSON.stringify(reply));
-  }
-
-  private supervisor(orchestratorId: string, create: boolean): Supervisor | undefined {
-    let s = this.supervisors.get(orchestratorId);
-    if (!s && create) {
-      s = new Supervisor(orchestratorId, this.deps, this.limits);
-      this.supervisors.set(orchestratorId, s);
-    }
-    return s;
-  }
-
-  private onTimer(key: string): void {
-    const dot = key.indexOf('.');
-    this.supervisors.get(key.slice(0, dot))?.tick(key.slice(dot + 1));
   }
 
   private async timed(orchestratorId: string, op: Operation, body: unknown): Promise<object> {
@@ -382,12 +442,16 @@ export class Scheduler {
   /** A validated command for an orchestrator this replica owns (or that has no jobs anywhere). */
   private async local(orchestratorId: string, op: Operation, raw: unknown): Promise<object> {
     switch (op) {
-      case 'create':
-        if (!this.leases.owns(orchestratorId)) throw new SchedulerError('unavailable', 'orchestrator is being taken over; retry');
-        return this.supervisor(orchestratorId, true)!.create(parseCommand(op, raw));
+      case 'create': {
+        const s = this.supervisors.get(orchestratorId);
+        if (!s || !this.leases.owns(orchestratorId)) throw new SchedulerError('unavailable', 'orchestrator is being taken over; retry');
+        return s.create(parseCommand(op, raw));
+      }
       case 'list': {
         const q = parseCommand(op, raw);
-        return this.supervisor(orchestratorId, false)?.list(q) ?? { jobs: [] };
+        const s = this.supervisors.get(orchestratorId);
+        if (!s && this.registry.has(orchestratorId)) throw notLoaded();
+        return s?.list(q) ?? { jobs: [] };
       }
       case 'show': {
         const b = parseCommand(op, raw);
@@ -416,11 +480,16 @@ export class Scheduler {
     }
   }
 
-  /** The supervisor of the orchestrator that may hold `jobId`; `not_found` when it has no jobs. */
+  /**
+   * The supervisor of the orchestrator that may hold `jobId`: `not_found` when the orchestrator
+   * has no jobs anywhere, `unavailable` when it has some but they are not loaded here (a takeover
+   * or handover in progress): never a wrong `not_found` for a job that exists.
+   */
   private local_(orchestratorId: string, jobId: string): Supervisor {
-    const s = this.supervisor(orchestratorId, false);
-    if (!s) throw notFound(jobId);
-    return s;
+    const s = this.supervisors.get(orchestratorId);
+    if (s) return s;
+    if (this.registry.has(orchestratorId)) throw notLoaded();
+    throw notFound(jobId);
   }
 
   /** A completion or heartbeat from `P_EXECUTIONS`, handled by the replica owning the subject's orchestrator. */
@@ -434,7 +503,7 @@ export class Scheduler {
   }
 
   private async executionHere(orchestratorId: string, kind: ExecutionKind, data: Uint8Array, subject = ''): Promise<void> {
-    const sup = isValidId(orchestratorId) ? this.supervisor(orchestratorId, false) : undefined;
+    const sup = isValidId(orchestratorId) ? this.supervisors.get(orchestratorId) : undefined;
     let body: unknown;
     try {
       body = parseBody(data);
@@ -445,7 +514,10 @@ export class Scheduler {
     }
     if (kind === 'heartbeat') {
       const h = heartbeatSchema.safeParse(body);
-      if (h.success) await sup?.heartbeat(h.data);
+      if (h.success) {
+        if (!sup && this.registry.has(orchestratorId)) throw notLoaded();
+        await sup?.heartbeat(h.data);
+      }
       else this.opts.log.warn({ orchestratorId, subject, reason: 'schema violation', issues: issueDetails(h.error) }, 'malformed heartbeat ignored');
       return;
     }
@@ -458,6 +530,9 @@ export class Scheduler {
       return;
     }
     if (!sup) {
+      // Jobs exist but are not loaded here (a handover or takeover in progress): not ours to judge.
+      // The message is not acknowledged, and comes back to whoever owns the orchestrator next.
+      if (this.registry.has(orchestratorId)) throw notLoaded();
       await this.rejected(orchestratorId, subject, c.data.jobId, c.data.executionId, 'unknown_job', { status: c.data.status });
       return;
     }
@@ -497,6 +572,8 @@ export class Scheduler {
     return this.stopping;
   }
 }
+
+const notLoaded = (): SchedulerError => new SchedulerError('unavailable', "the orchestrator's jobs are being loaded (takeover or handover in progress); retry");
 
 async function runLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;

@@ -1,4 +1,4 @@
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { JobRecord } from '../core/record.js';
 
@@ -28,10 +28,13 @@ export interface StoredRecord {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** The server refused a compare-and-set: the key's last revision is not the one expected (by error code). */
 function isWrongLastSequence(err: unknown): boolean {
-  const msg = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err);
-  return /wrong last sequence|10071|key exists/i.test(msg);
+  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
+
+/** What the store holds for a key: a record, a delete marker, or nothing at all. */
+export type Lookup = { kind: 'present'; record: JobRecord; revision: number } | { kind: 'deleted'; revision: number } | { kind: 'absent' };
 
 /**
  * Job records in the KV bucket `P_jobs`, one JSON value per job under `<orchestratorId>.<jobId>`.
@@ -45,9 +48,9 @@ export class JobStore {
     readonly bucket: string,
   ) {}
 
-  static async open(js: JetStreamClient, bucket: string): Promise<JobStore> {
+  static async open(js: JetStreamClient, bucket: string, replicas = 1): Promise<JobStore> {
     const kvm = new Kvm(js);
-    const kv = await kvm.create(bucket, { history: 1 });
+    const kv = await kvm.create(bucket, { history: 1, replicas });
     return new JobStore(kv, js, bucket);
   }
 
@@ -82,9 +85,15 @@ export class JobStore {
   }
 
   async get(orchestratorId: string, jobId: string): Promise<StoredRecord | null> {
+    const l = await this.lookup(orchestratorId, jobId);
+    return l.kind === 'present' ? { record: l.record, revision: l.revision } : null;
+  }
+
+  async lookup(orchestratorId: string, jobId: string): Promise<Lookup> {
     const e = await this.kv.get(jobKey(orchestratorId, jobId));
-    if (!e || e.operation !== 'PUT') return null;
-    return { record: JSON.parse(dec.decode(e.value)) as JobRecord, revision: e.revision };
+    if (!e) return { kind: 'absent' };
+    if (e.operation !== 'PUT') return { kind: 'deleted', revision: e.revision };
+    return { kind: 'present', record: JSON.parse(dec.decode(e.value)) as JobRecord, revision: e.revision };
   }
 
   /**

@@ -1,3 +1,4 @@
+import { replyError } from './natsErrors.js';
 import { randomUUID } from 'node:crypto';
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -129,7 +130,8 @@ export class CommandServer {
       if (!OPS.has(op)) throw new SchedulerError('invalid_request', `unknown operation "${op}"`);
       const body = parseBody(msg.data);
       reply = { ok: true, ...(await this.handler(orchestratorId, op as Operation, body)) };
-    } catch (err) {
+    } catch (thrown) {
+      const err = replyError(thrown) ?? thrown;
       if (err instanceof SchedulerError && err.code !== 'internal') {
         error = err.toWire();
         // Denied and malformed requests alike: orchestrator, subject and reason, never the body.

@@ -11,6 +11,7 @@ import { eventSubject } from './subjects.js';
  */
 export class EventPublisher {
   private retrying = new Set<AuditEvent>();
+  private readonly retryingIds = new Set<string>();
   private closed = false;
   private inflight = new Set<Promise<void>>();
 
@@ -24,6 +25,11 @@ export class EventPublisher {
 
   get pending(): number {
     return this.retrying.size;
+  }
+
+  /** Whether the event with this id is still being retried (not yet stored by JetStream). */
+  isPending(id: string): boolean {
+    return this.retryingIds.has(id);
   }
 
   /** Events of this orchestrator still being retried. */
@@ -54,8 +60,9 @@ export class EventPublisher {
   }
 
   private retry(e: AuditEvent): void {
-    if (this.closed || this.retrying.has(e)) return;
+    if (this.closed || this.retryingIds.has(e.id)) return;
     this.retrying.add(e);
+    this.retryingIds.add(e.id);
     this.log.warn({ eventId: e.id, type: e.type }, 'event publish failed; retrying');
     const loop = async (): Promise<void> => {
       let delay = 250;
@@ -64,6 +71,7 @@ export class EventPublisher {
         try {
           await this.publishOne(e);
           this.retrying.delete(e);
+          this.retryingIds.delete(e.id);
           return;
         } catch {
           delay = Math.min(delay * 2, 5_000);

@@ -1,14 +1,24 @@
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
+import { SchedulerError } from '../contract/errors.js';
 import { executionWildcard, type Names } from './subjects.js';
 
 export type ExecutionKind = 'completed' | 'heartbeat';
 export type ExecutionHandler = (orchestratorId: string, kind: ExecutionKind, data: Uint8Array, subject: string) => Promise<void>;
 
 /**
+ * How long a message delivered to a replica that then died waits before it is redelivered: half
+ * the lease TTL (between 1 and 10 s), so what a crashed replica had taken is back before its
+ * lease runs out and the next owner loads the jobs (and decides about slots with it applied).
+ * A live replica working on a message longer than this tells the server so (`working()`).
+ */
+export const ackWaitMs = (leaseTtlMs: number): number => Math.min(10_000, Math.max(1_000, Math.floor(leaseTtlMs / 2)));
+
+/**
  * Reads completions and heartbeats from `P_EXECUTIONS` through a durable consumer, so those
  * published while the scheduler was down are processed when it is back. A message is acked once
- * its effect is written; a handler failure (storage down) is redelivered after a delay.
+ * its effect is written; a handler failure (storage down, jobs not loaded here) is redelivered
+ * after a delay.
  */
 export class ExecutionConsumer {
   private messages: ConsumerMessages | null = null;
@@ -20,10 +30,12 @@ export class ExecutionConsumer {
     private readonly n: Names,
     private readonly handler: ExecutionHandler,
     private readonly log: Logger,
+    private readonly ackWait = 10_000,
   ) {}
 
   async start(): Promise<void> {
     const existing = await this.jsm.consumers.info(this.n.executionsStream, this.n.consumer).catch(() => null);
+    const ackWaitNs = this.ackWait * 1_000_000;
     if (!existing) {
       await this.jsm.consumers.add(this.n.executionsStream, {
         durable_name: this.n.consumer,
@@ -31,9 +43,11 @@ export class ExecutionConsumer {
         deliver_policy: DeliverPolicy.All,
         filter_subject: executionWildcard(this.n.prefix),
         max_ack_pending: 10_000,
-        // a message taken by a replica that then died is redelivered after this
-        ack_wait: 10_000_000_000,
+        ack_wait: ackWaitNs,
       });
+    } else if (existing.config.ack_wait !== ackWaitNs) {
+      await this.jsm.consumers.update(this.n.executionsStream, this.n.consumer, { ack_wait: ackWaitNs });
+      this.log.info({ consumer: this.n.consumer, ackWaitMs: this.ackWait }, 'execution consumer ack_wait updated');
     }
     const consumer = await this.js.consumers.get(this.n.executionsStream, this.n.consumer);
     this.messages = await consumer.consume({
@@ -54,9 +68,10 @@ export class ExecutionConsumer {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       const info = await this.jsm.consumers.info(this.n.executionsStream, this.n.consumer);
-      // Undelivered messages are what matters: those delivered to this process are in `inflight`,
-      // those delivered to another replica are forwarded to the owner by it (or redelivered).
-      if (info.num_pending === 0) {
+      // Undelivered messages, and delivered ones no live replica is working on (a crashed one's,
+      // back after ack_wait): those delivered to this process are in `inflight`, those delivered
+      // to another live replica are forwarded to the owner by it (or redelivered).
+      if (info.num_pending === 0 && info.num_ack_pending <= this.inflight.size) {
         await Promise.allSettled([...this.inflight]);
         return true;
       }
@@ -73,12 +88,17 @@ export class ExecutionConsumer {
       m.term();
       return;
     }
+    const working = setInterval(() => m.working(), Math.max(250, Math.floor(this.ackWait / 2)));
     try {
       await this.handler(orchestratorId, kind, m.data, m.subject);
       m.ack();
     } catch (err) {
-      this.log.warn({ err, subject: m.subject }, 'execution message not processed; redelivering');
+      // `unavailable` is expected while a handover or takeover is in progress: not worth a warning each time
+      const expected = err instanceof SchedulerError && err.code === 'unavailable';
+      this.log[expected ? 'debug' : 'warn']({ err: (err as Error).message, subject: m.subject }, 'execution message not processed; redelivering');
       m.nak(500);
+    } finally {
+      clearInterval(working);
     }
   }
 

@@ -8,7 +8,7 @@ const NS_PER_MS = 1_000_000;
  * `P_EXECUTIONS` captures completions and heartbeats (so a publish as a request gets a PubAck, and
  * what is published while the scheduler is down waits for it); `P_EVENTS` keeps the audit trail.
  */
-export async function ensureStreams(jsm: JetStreamManager, n: Names, eventsMaxAgeMs: number): Promise<void> {
+export async function ensureStreams(jsm: JetStreamManager, n: Names, eventsMaxAgeMs: number, replicas = 1): Promise<void> {
   const wanted: (Partial<StreamConfig> & { name: string })[] = [
     {
       name: n.executionsStream,
@@ -17,6 +17,7 @@ export async function ensureStreams(jsm: JetStreamManager, n: Names, eventsMaxAg
       storage: StorageType.File,
       max_age: 7 * 24 * 3600 * 1000 * NS_PER_MS,
       duplicate_window: 120 * 1000 * NS_PER_MS,
+      num_replicas: replicas,
     },
     {
       name: n.eventsStream,
@@ -25,6 +26,7 @@ export async function ensureStreams(jsm: JetStreamManager, n: Names, eventsMaxAg
       storage: StorageType.File,
       max_age: eventsMaxAgeMs * NS_PER_MS,
       duplicate_window: 120 * 1000 * NS_PER_MS,
+      num_replicas: replicas,
     },
   ];
   for (const cfg of wanted) {

@@ -35,6 +35,8 @@ export interface NatsServerHandle {
   readonly pid: number | undefined;
   /** SIGTERM then wait for exit (SIGKILL after 5 s). Keeps the store. */
   stop(): Promise<void>;
+  /** SIGKILL (a crash: no clean shutdown), then wait for exit. Keeps the store. */
+  kill(): Promise<void>;
   /** start again on the same port with the same store (for outage tests). */
   start(): Promise<void>;
   /** stop and delete the store dir. Idempotent; safe to call in afterAll even if start failed. */
@@ -351,6 +353,14 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       return current?.child.pid;
     },
     stop: () => serial(doStop),
+    kill: () =>
+      serial(async () => {
+        const r = current;
+        current = undefined;
+        if (!r || r.child.exitCode !== null || r.child.signalCode !== null) return;
+        r.child.kill("SIGKILL");
+        await r.exited;
+      }),
     start: () =>
       serial(async () => {
         if (disposed) throw new Error("nats-server handle was disposed");

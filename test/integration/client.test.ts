@@ -14,7 +14,7 @@ import {
   isSchedulerClientError,
   type Dispatch,
   type SchedulerEvent,
-} from '../../src/index.js';
+} from '../../src/client/index.js';
 import { TestBed, sleep, uniquePrefix, until } from '../helpers/harness.js';
 
 const cmdTarget = { type: 'command', command: 'report', args: ['--fast'] } as const;

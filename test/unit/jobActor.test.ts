@@ -1,0 +1,218 @@
+/**
+ * The job actor's I/O shell without a server: an in-memory record store, event sink and dispatch
+ * port, a manual clock. Fencing by ownership epoch, timers per actor, and reconciling with the
+ * store after a failed compare-and-set (issue: fault tolerance).
+ */
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/actors/clock.js';
+import { JobActor, type JobActorDeps } from '../../src/actors/jobActor.js';
+import { TimerQueue } from '../../src/actors/timerQueue.js';
+import type { AuditEvent, JobRecord } from '../../src/core/record.js';
+import { jobMachine } from '../../src/machines/jobMachine.js';
+import { StaleRevisionError, type JobStore, type Lookup } from '../../src/store/jobStore.js';
+import type { Dispatcher, DispatchRequest } from '../../src/transport/dispatcher.js';
+import type { EventPublisher } from '../../src/transport/eventPublisher.js';
+import { record, T0 } from './machine-helpers.js';
+
+/** The KV bucket as a map: compare-and-set on a revision counter shared by all keys, like a stream. */
+class FakeStore {
+  seq = 0;
+  readonly entries = new Map<string, { record: JobRecord; revision: number } | { deleted: true; revision: number }>();
+  writes = 0;
+  failures = 0;
+
+  private key(r: { orchestratorId: string; jobId: string }): string {
+    return `${r.orchestratorId}.${r.jobId}`;
+  }
+
+  put(r: JobRecord): number {
+    const revision = ++this.seq;
+    this.entries.set(this.key(r), { record: structuredClone(r), revision });
+    return revision;
+  }
+
+  async save(r: JobRecord, revision: number): Promise<number> {
+    const e = this.entries.get(this.key(r));
+    if ((e?.revision ?? 0) !== revision) {
+      this.failures++;
+      throw new StaleRevisionError(this.key(r));
+    }
+    this.writes++;
+    return this.put(r);
+  }
+
+  async create(r: JobRecord): Promise<number> {
+    const e = this.entries.get(this.key(r));
+    if (e && !('deleted' in e)) throw new StaleRevisionError(this.key(r));
+    this.writes++;
+    return this.put(r);
+  }
+
+  async remove(o: string, j: string, revision: number): Promise<void> {
+    const e = this.entries.get(`${o}.${j}`);
+    if (e?.revision !== revision) throw new StaleRevisionError(`${o}.${j}`);
+    this.entries.set(`${o}.${j}`, { deleted: true, revision: ++this.seq });
+  }
+
+  async lookup(o: string, j: string): Promise<Lookup> {
+    const e = this.entries.get(`${o}.${j}`);
+    if (!e) return { kind: 'absent' };
+    if ('deleted' in e) return { kind: 'deleted', revision: e.revision };
+    return { kind: 'present', record: structuredClone(e.record), revision: e.revision };
+  }
+
+  async get(o: string, j: string): Promise<{ record: JobRecord; revision: number } | null> {
+    const l = await this.lookup(o, j);
+    return l.kind === 'present' ? { record: l.record, revision: l.revision } : null;
+  }
+}
+
+interface Bed {
+  clock: ManualClock;
+  store: FakeStore;
+  events: AuditEvent[];
+  dispatches: DispatchRequest[];
+  timers: TimerQueue<JobActor>;
+  deps: (fence?: () => boolean) => JobActorDeps;
+}
+
+function bed(): Bed {
+  const clock = new ManualClock(T0);
+  const store = new FakeStore();
+  const events: AuditEvent[] = [];
+  const dispatches: DispatchRequest[] = [];
+  const timers = new TimerQueue<JobActor>(clock, (a) => a.wake());
+  const publisher = {
+    publish: async (es: readonly AuditEvent[]) => void events.push(...es),
+    pendingFor: () => 0,
+    isPending: () => false,
+    pending: 0,
+  } as unknown as EventPublisher;
+  const dispatcher = {
+    // never answers: the execution stays dispatched, which is all these tests need
+    dispatch: (req: DispatchRequest) => {
+      dispatches.push(req);
+      return new Promise(() => undefined);
+    },
+    close: () => undefined,
+  } as unknown as Dispatcher;
+  return {
+    clock,
+    store,
+    events,
+    dispatches,
+    timers,
+    deps: (fence) => ({
+      store: store as unknown as JobStore,
+      publisher,
+      dispatcher,
+      timers,
+      clock,
+      log: pino({ level: 'silent' }),
+      machine: jobMachine,
+      fence,
+    }),
+  };
+}
+
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  await new Promise((r) => setImmediate(r));
+};
+
+/** A 10 s interval job, stored, with its first slot at T0 + 10 s. */
+function stored(b: Bed): { record: JobRecord; revision: number } {
+  const r = record({ allowOverlap: true });
+  return { record: r, revision: b.store.put(r) };
+}
+
+describe('JobActor: ownership epochs', () => {
+  it("an actor of an ended epoch cannot cancel its successor's timer for the same job", async () => {
+    const b = bed();
+    const s = stored(b);
+    let epoch = 1;
+    const old = new JobActor(b.deps(() => epoch === 1), s);
+    await old.recover();
+    // the lease is lost and taken back: a new epoch loads the same job while the old actor is still being stopped
+    epoch = 2;
+    const next = new JobActor(b.deps(() => epoch === 2), s);
+    await next.recover();
+    old.stop();
+    b.clock.advance(10_000);
+    await flush();
+    expect(b.dispatches.map((d) => d.scheduledAt)).toEqual([new Date(T0 + 10_000).toISOString()]);
+    expect(next.record.lastScheduledAt).toBe(T0 + 10_000);
+  });
+
+  it('a fenced-off actor (its epoch ended) neither writes, dispatches nor re-arms its timer', async () => {
+    const b = bed();
+    const s = stored(b);
+    let owned = true;
+    const a = new JobActor(b.deps(() => owned), s);
+    await a.recover();
+    owned = false;
+    b.clock.advance(60_000);
+    await flush();
+    await expect(a.send({ type: 'TICK' })).rejects.toMatchObject({ code: 'unavailable' });
+    expect(b.dispatches).toEqual([]);
+    expect(b.store.writes).toBe(0);
+    expect(b.timers.size).toBe(0);
+  });
+});
+
+describe('JobActor: reconciling after a failed compare-and-set', () => {
+  it('a record the store no longer has (lost per-subject state: "wrong last sequence 0") is written again, and the job goes on firing', async () => {
+    const b = bed();
+    const s = stored(b);
+    const a = new JobActor(b.deps(), s);
+    await a.recover();
+    b.store.entries.clear(); // the server forgot the key: every compare-and-set at our revision fails
+    b.clock.advance(10_000);
+    await flush();
+    // the write of the first slot failed and was reconciled; the next wake-up retries from the re-created key
+    b.clock.advance(2_000);
+    await flush();
+    b.clock.advance(10_000);
+    await flush();
+    const e = await b.store.get('acme', 'job1');
+    expect(e).not.toBeNull();
+    expect(b.store.failures).toBeLessThanOrEqual(1);
+    expect(e!.record.lastScheduledAt).toBe(a.record.lastScheduledAt);
+    expect(a.record.lastScheduledAt).toBeGreaterThanOrEqual(T0 + 10_000);
+    expect(b.dispatches.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a record changed by another writer is adopted (its revision and content), never retried at the stale revision', async () => {
+    const b = bed();
+    const s = stored(b);
+    const a = new JobActor(b.deps(), s);
+    await a.recover();
+    // an earlier owner's stalled write lands after this actor loaded the record
+    const theirs = { ...s.record, pausedReason: null, counters: { ...s.record.counters, missed: 7 } };
+    b.store.put(theirs);
+    b.clock.advance(10_000);
+    await flush();
+    b.clock.advance(2_000);
+    await flush();
+    const e = await b.store.get('acme', 'job1');
+    expect(b.store.failures).toBe(1);
+    expect(e!.record.counters.missed).toBe(7);
+    expect(a.storedRevision).toBe(e!.revision);
+  });
+
+  it('a delete marker written by an earlier owner stops the job instead of retrying', async () => {
+    const b = bed();
+    const s = stored(b);
+    const a = new JobActor(b.deps(), s);
+    await a.recover();
+    await b.store.remove('acme', 'job1', s.revision);
+    b.clock.advance(10_000);
+    await flush();
+    b.clock.advance(60_000);
+    await flush();
+    expect(b.store.failures).toBe(1);
+    expect(b.timers.size).toBe(0);
+    await expect(a.send({ type: 'TICK' })).rejects.toMatchObject({ code: 'not_found' });
+  });
+});
