@@ -67,6 +67,12 @@ export class JobActor {
   private stopped = false;
   /** Executions whose dispatch is in flight here (created on the first dispatch). */
   private dispatching: Set<string> | null = null;
+  /**
+   * Ids of events in the stored outbox that this process has not seen stored by JetStream: those
+   * of the record it was loaded from (the previous owner may have died before publishing them)
+   * and of a record adopted by `reconcile`. They stay in every outbox written until published.
+   */
+  private unconfirmed: Set<string> | null = null;
 
   constructor(
     private readonly deps: JobActorDeps,
@@ -76,6 +82,7 @@ export class JobActor {
     this.persisted = stored.record;
     this.revision = stored.revision;
     this.step = stored.record.outboxStep + 1;
+    this.unconfirm(stored.record);
     this.actor = this.spawn(stored.record);
   }
 
@@ -129,6 +136,8 @@ export class JobActor {
         if (opts.strict) throw new SchedulerError('unavailable', 'job stored, but its events are not yet published (retrying)', { cause: err });
         this.deps.log.warn({ err, job: this.key }, 'outbox replay failed');
       });
+      // published now, or being retried (`isPending`), or (no replay) published by the previous owner
+      this.unconfirmed = null;
       this.resumeEffects(r, false);
       this.arm();
     });
@@ -233,7 +242,7 @@ export class JobActor {
    * starts a fresh outbox, and those events would live only in this process's retry loop.)
    */
   private carryUnpublished(record: JobRecord, step: number): JobRecord {
-    const carried = this.persisted.outbox.filter((e) => e.kind === 'event' && this.deps.publisher.isPending(e.event.id));
+    const carried = this.persisted.outbox.filter((e) => e.kind === 'event' && (this.unconfirmed?.has(e.event.id) || this.deps.publisher.isPending(e.event.id)));
     if (carried.length === 0) return record;
     const own = record.outboxStep === step ? record.outbox.filter((e) => !carried.some((c) => c.kind === 'event' && e.kind === 'event' && c.event.id === e.event.id)) : [];
     return { ...record, outbox: [...carried, ...own], outboxStep: step };
@@ -250,6 +259,7 @@ export class JobActor {
       await this.deps.publisher.publish(events).catch((err: unknown) => {
         throw new SchedulerError('unavailable', 'change stored, but its events are not yet published (retrying)', { cause: err });
       });
+      this.confirm(events);
     } else {
       this.arm();
     }
@@ -310,9 +320,24 @@ export class JobActor {
   private resumeEffects(r: JobRecord, replay: boolean): void {
     if (replay) {
       const events = r.outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : []));
-      void this.deps.publisher.publish(events, { replay: true }).catch(() => undefined);
+      this.unconfirm(r);
+      // stored now, or retried by the publisher (`isPending` carries them meanwhile)
+      void this.deps.publisher.publish(events, { replay: true }).then(
+        () => this.confirm(events),
+        () => this.confirm(events),
+      );
     }
     for (const a of r.active) if (a.state === 'dispatched') this.startDispatch(a.executionId);
+  }
+
+  private unconfirm(r: JobRecord): void {
+    for (const e of r.outbox) if (e.kind === 'event') (this.unconfirmed ??= new Set()).add(e.event.id);
+  }
+
+  private confirm(events: readonly AuditEvent[]): void {
+    if (!this.unconfirmed) return;
+    for (const e of events) this.unconfirmed.delete(e.id);
+    if (this.unconfirmed.size === 0) this.unconfirmed = null;
   }
 
   private restartFrom(record: JobRecord): void {

@@ -19,11 +19,19 @@ interface TransitionLike {
 
 const nodeId = (n: NodeLike): string => n.path.join('__');
 
-function guardLabel(g: unknown): string | null {
-  if (g === undefined || g === null) return null;
+/** A guard as written in the machine: a name, `name(param)`, or `and`/`or`/`not` of guards. */
+function guardLabel(g: unknown, nested = false): string {
   if (typeof g === 'string') return g;
-  if (typeof g === 'function') return g.name || 'guard';
-  if (typeof g === 'object' && 'type' in g) {
+  if (typeof g === 'function') {
+    const inner = (g as { guards?: unknown }).guards;
+    if (Array.isArray(inner) && (g.name === 'and' || g.name === 'or' || g.name === 'not')) {
+      if (g.name === 'not') return `!${guardLabel(inner[0], true)}`;
+      const text = inner.map((x) => guardLabel(x, true)).join(g.name === 'and' ? ' && ' : ' || ');
+      return nested ? `(${text})` : text;
+    }
+    return g.name || 'guard';
+  }
+  if (g !== null && typeof g === 'object' && 'type' in g) {
     const { type, params } = g as { type: unknown; params?: unknown };
     const args = params && typeof params === 'object' ? Object.values(params).map(String).join(', ') : '';
     return args ? `${String(type)}(${args})` : String(type);
@@ -31,20 +39,46 @@ function guardLabel(g: unknown): string | null {
   return 'guard';
 }
 
-function eventLabel(t: TransitionLike): string {
-  const g = guardLabel(t.guard);
-  let ev = t.eventType;
-  const after = /^xstate\.after\.(\d+)\./.exec(ev);
-  if (after) ev = `after ${after[1]}ms`;
-  const parts = [ev === '' ? 'always' : ev, g === null ? '' : `[${g}]`].filter(Boolean);
-  return parts.join(' ');
+const eventName = (t: TransitionLike): string => {
+  const after = /^xstate\.after\.(\d+)\./.exec(t.eventType);
+  if (after) return `after ${after[1]}ms`;
+  return t.eventType === '' ? 'always' : t.eventType;
+};
+
+/**
+ * `EVENT [guard]`. An unguarded transition listed after guarded ones of the same event is the
+ * fallback: `[else]`.
+ */
+function label(t: TransitionLike, siblings: readonly TransitionLike[]): string {
+  if (t.guard !== undefined && t.guard !== null) return `${eventName(t)} [${guardLabel(t.guard)}]`;
+  const guardedBefore = siblings.slice(0, siblings.indexOf(t)).some((s) => s.guard !== undefined && s.guard !== null);
+  return guardedBefore ? `${eventName(t)} [else]` : eventName(t);
 }
 
-/** Atomic (and parallel-free) descendants of a node, final ones excluded: where a parent's handlers apply. */
-function leaves(n: NodeLike): NodeLike[] {
+/** Transient: left by eventless transitions as soon as entered (no event is ever handled there). */
+const isTransient = (n: NodeLike): boolean => (n.always?.length ?? 0) > 0;
+
+/** Atomic descendants of a node that rest (final and transient ones excluded): where its event handlers apply. */
+function restingLeaves(n: NodeLike): NodeLike[] {
+  if (isTransient(n)) return [];
   const children = Object.values(n.states);
   if (children.length === 0) return n.type === 'final' ? [] : [n];
-  return children.flatMap(leaves);
+  return children.flatMap(restingLeaves);
+}
+
+/** `stays on A, B [g], ...` broken into lines of about `width` characters. */
+function staysLines(items: string[], width = 56): string[] {
+  const lines: string[] = [];
+  let line = 'stays on';
+  for (const [i, item] of items.entries()) {
+    const piece = `${i === 0 ? ' ' : ', '}${item}`;
+    if (line.length + piece.length > width && i > 0) {
+      lines.push(`${line},`);
+      line = item;
+    } else line += piece;
+  }
+  lines.push(line);
+  return lines;
 }
 
 export interface MermaidOptions {
@@ -55,68 +89,68 @@ export interface MermaidOptions {
 }
 
 /**
- * A Mermaid `stateDiagram-v2` of an XState machine: every state, event transitions (with their
- * guards), eventless (`always`) transitions, and transitions declared on a parent drawn from each
- * of its non-final descendants. Transitions without a target (actions only) do not change state:
- * they are listed in a comment.
+ * A Mermaid `stateDiagram-v2` of an XState machine, for people: every state; one edge per
+ * transition that changes state, labelled `EVENT [guard]` (`always` for eventless ones, `[else]`
+ * for the fallback after guarded ones; the guards of one event are tried in the order drawn);
+ * transient states (those with eventless transitions) named `(transient)` and dashed; what a
+ * state handles without leaving it written inside it ("stays on ..."). Transitions declared on a
+ * parent are drawn from each of its resting leaves.
  */
 export function toMermaid(machine: AnyStateMachine, opts: MermaidOptions = {}): string {
   const root = machine.root as unknown as NodeLike;
-  const out: string[] = ['stateDiagram-v2'];
-  const internal = new Set<string>();
-  const seen = new Set<string>();
+  const out: string[] = ['stateDiagram-v2', `  %% machine ${root.key}: EVENT [guard]; guards of one event are tried in the order drawn; always = eventless`];
+  const transient: string[] = [];
 
-  const edge = (indent: string, from: string, to: string, label: string): void => {
-    const line = `${indent}${from} --> ${to}${label ? ` : ${label}` : ''}`;
-    if (!seen.has(line)) {
-      seen.add(line);
-      out.push(line);
+  const transitionsOf = (n: NodeLike): TransitionLike[][] => [...n.transitions.values(), ...(n.always?.length ? [n.always] : [])];
+
+  /** Edges of `src` (its transitions, or its parent's when `from` differs), and what it handles in place. */
+  const edges = (indent: string, src: NodeLike, from: NodeLike[] = [src]): void => {
+    const stays: string[] = [];
+    for (const group of transitionsOf(src)) {
+      for (const t of group) {
+        const targets = t.target ?? [];
+        if (targets.length === 0) {
+          stays.push(label(t, group));
+          continue;
+        }
+        for (const f of from) {
+          for (const to of targets) {
+            // a parent's transition to one of its leaves does not loop on that leaf
+            if (from.length === 1 || f !== to) out.push(`${indent}${nodeId(f)} --> ${nodeId(to)} : ${label(t, group)}`);
+          }
+        }
+      }
     }
+    if (stays.length > 0) for (const f of from) for (const l of staysLines(stays)) out.push(`${indent}${nodeId(f)} : ${l}`);
   };
-
-  const transitionsOf = (n: NodeLike): TransitionLike[] => [...[...n.transitions.values()].flat(), ...(n.always ?? [])];
 
   const draw = (n: NodeLike, indent: string): void => {
     const children = Object.values(n.states);
     const initial = n.initial.target[0];
-    if (initial) edge(indent, '[*]', nodeId(initial), '');
+    if (initial) out.push(`${indent}[*] --> ${nodeId(initial)}`);
     for (const c of children) {
+      const id = nodeId(c);
+      const name = isTransient(c) ? `state "${c.key} (transient)" as ${id}` : `state ${id}`;
+      if (isTransient(c) && Object.keys(c.states).length === 0) transient.push(id);
       if (Object.keys(c.states).length > 0) {
-        out.push(`${indent}state ${nodeId(c)} {`);
+        out.push(`${indent}${name} {`);
         draw(c, `${indent}  `);
         out.push(`${indent}}`);
+      } else if (isTransient(c)) {
+        out.push(`${indent}${name}`);
       }
     }
-    for (const c of children) {
-      if (c.type === 'final') edge(indent, nodeId(c), '[*]', '');
-    }
-    // transitions declared on n's children, and on n itself (drawn from each of its leaves)
-    const sources: [NodeLike, TransitionLike[]][] = children.map((c) => [c, transitionsOf(c)]);
-    for (const [src, ts] of sources) {
-      for (const t of ts) {
-        const targets = t.target ?? [];
-        if (targets.length === 0) {
-          internal.add(t.eventType === '' ? 'always' : t.eventType);
-          continue;
-        }
-        for (const to of targets) edge(indent, nodeId(src), nodeId(to), eventLabel(t));
-      }
-    }
+    for (const c of children) edges(indent, c);
+    for (const c of children) if (c.type === 'final') out.push(`${indent}${nodeId(c)} --> [*]`);
   };
 
-  out.push(`  %% machine ${root.key}`);
   draw(root, '  ');
-  for (const t of transitionsOf(root)) {
-    const targets = t.target ?? [];
-    if (targets.length === 0) {
-      internal.add(t.eventType);
-      continue;
-    }
-    for (const leaf of leaves(root)) {
-      for (const to of targets) if (leaf !== to) edge('  ', nodeId(leaf), nodeId(to), eventLabel(t));
-    }
+  const leaves = restingLeaves(root);
+  if (transitionsOf(root).length > 0 && leaves.length > 0) edges('  ', root, leaves);
+  if (transient.length > 0) {
+    out.push('  classDef transient stroke-dasharray:4 3,font-style:italic');
+    out.push(`  class ${transient.join(',')} transient`);
   }
-  if (internal.size > 0) out.push(`  %% handled without a change of state: ${[...internal].sort().join(', ')}`);
   if (opts.current !== undefined) {
     const id = opts.current.split('.').join('__');
     out.push('  classDef current fill:#ffe082,stroke:#e65100,stroke-width:3px');

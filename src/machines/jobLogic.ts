@@ -64,6 +64,54 @@ export function enterState(r: Ctx, step: number, now: number, to: JobState, caus
 export const isSlotDue = (r: JobRecord, now: number): boolean =>
   !r.spec.paused && r.nextRunAt !== null && now >= r.nextRunAt;
 
+/**
+ * Whether the slots due at `now` are a misfire (SPEC §6): more than one slot due, or the one due
+ * later than `misfireGraceMs`. False when nothing is due.
+ */
+export function isMisfire(r: JobRecord, now: number): boolean {
+  const first = r.nextRunAt;
+  if (first === null || now < first) return false;
+  if (now - first > r.spec.misfireGraceMs) return true;
+  return scheduleOf(r.spec, r.anchorAt).slotsBetween(first, now).count > 1;
+}
+
+/** Whether the slots due at `now` are a misfire that the policy skips (`skip_missed`: nothing fires). */
+export const skipsMissedSlots = (r: JobRecord, now: number): boolean => r.spec.misfirePolicy === 'skip_missed' && isMisfire(r, now);
+
+/**
+ * What the overlap policy does with a slot that fires now (SPEC §6): `dispatch` when nothing is
+ * active or the policy is `allow`; `buffer` under `buffer_one` with no slot waiting yet; else `skip`.
+ */
+export type OverlapDecision = 'dispatch' | 'buffer' | 'skip';
+export function overlapDecision(r: JobRecord): OverlapDecision {
+  if (r.active.length === 0 || r.spec.overlapPolicy === 'allow') return 'dispatch';
+  if (r.spec.overlapPolicy === 'buffer_one' && r.bufferedSlot === null) return 'buffer';
+  return 'skip';
+}
+
+/** An execution past its deadline (no completion, no heartbeat): `expireDeadlines` times it out. */
+export const isPastDeadline = (a: ActiveExecution, now: number): boolean => a.deadlineAt <= now;
+
+/**
+ * What is left of the job's work once the executions that `ends` picks have ended: `running` (an
+ * execution still runs), `dispatched` (only dispatched ones are left, or none but the buffered
+ * slot, which is then dispatched unless the job is `paused`) or `nothing`.
+ */
+export function leftAfter(r: JobRecord, ends: (a: ActiveExecution) => boolean, paused = r.spec.paused): 'running' | 'dispatched' | 'nothing' {
+  const left = r.active.filter((a) => !ends(a));
+  if (left.some((a) => a.state === 'running')) return 'running';
+  if (left.length > 0 || (r.bufferedSlot !== null && !paused)) return 'dispatched';
+  return 'nothing';
+}
+
+/** Whether `executionId` is active and still waiting for its dispatch reply. */
+export const isDispatched = (r: JobRecord, executionId: string): boolean =>
+  r.active.some((a) => a.executionId === executionId && a.state === 'dispatched');
+
+/** Whether the job is paused after `update` with this spec and these changed fields. */
+export const pausedAfterUpdate = (r: JobRecord, spec: JobSpec, changed: readonly string[]): boolean =>
+  changed.length === 0 ? r.spec.paused : spec.paused;
+
 /** The earliest instant at which the job needs a TICK: next slot (unless paused) or a deadline. */
 export function nextWakeAt(r: JobRecord): number | null {
   let t = r.spec.paused ? null : r.nextRunAt;
@@ -93,14 +141,14 @@ function dispatch(r: Ctx, step: number, now: number, scheduledAt: number, trigge
   return withEffect(next, step, { kind: 'dispatch', executionId });
 }
 
-/** A slot that came due: dispatched, or skipped/buffered by the overlap policy. */
-function fireSlot(r: Ctx, step: number, now: number, scheduledAt: number, trigger: Trigger): Ctx {
+/** A slot that came due: dispatched, or skipped/buffered as `decision` says. */
+function fireSlot(r: Ctx, step: number, now: number, scheduledAt: number, trigger: Trigger, decision: OverlapDecision): Ctx {
   const executionId = slotExecutionId(r.incarnation, scheduledAt);
-  if (r.active.length > 0 && r.spec.overlapPolicy !== 'allow') {
-    if (r.spec.overlapPolicy === 'buffer_one' && r.bufferedSlot === null) {
-      const next = { ...r, bufferedSlot: { scheduledAt } };
-      return emitEvent(next, step, now, 'trigger.buffered', { scheduledAt: iso(scheduledAt), trigger }, executionId);
-    }
+  if (decision === 'buffer') {
+    const next = { ...r, bufferedSlot: { scheduledAt } };
+    return emitEvent(next, step, now, 'trigger.buffered', { scheduledAt: iso(scheduledAt), trigger }, executionId);
+  }
+  if (decision === 'skip') {
     const next = { ...r, counters: { ...r.counters, skippedOverlap: r.counters.skippedOverlap + 1 } };
     return emitEvent(next, step, now, 'trigger.skipped', { scheduledAt: iso(scheduledAt), trigger, reason: 'overlap' }, executionId);
   }
@@ -112,8 +160,9 @@ function fireSlot(r: Ctx, step: number, now: number, scheduledAt: number, trigge
  * than one slot due, or one later than the grace, is a misfire: the slots are counted (O(1) for
  * intervals), the misfire policy dispatches one execution for the latest or none, and the next
  * slot is the first strictly after `now`. A stall or a downtime therefore never causes a burst.
+ * The slot that fires gets `overlap` (by default what the overlap policy decides for this record).
  */
-export function fireDue(r: Ctx, step: number, now: number): Ctx {
+export function fireDue(r: Ctx, step: number, now: number, overlap: OverlapDecision = overlapDecision(r)): Ctx {
   const first = r.nextRunAt;
   if (first === null || now < first || r.spec.paused) return r;
   const schedule = scheduleOf(r.spec, r.anchorAt);
@@ -121,7 +170,7 @@ export function fireDue(r: Ctx, step: number, now: number): Ctx {
   const last = range.last ?? first;
   let next: Ctx = { ...r, nextRunAt: schedule.nextAfter(now), lastScheduledAt: last };
   if (range.count <= 1 && now - first <= r.spec.misfireGraceMs) {
-    return fireSlot(next, step, now, first, 'schedule');
+    return fireSlot(next, step, now, first, 'schedule', overlap);
   }
   const missedCount = Math.max(range.count, 1);
   const data = {
@@ -135,7 +184,7 @@ export function fireDue(r: Ctx, step: number, now: number): Ctx {
     return emitEvent(next, step, now, 'misfire.skipped', data);
   }
   next = emitEvent(next, step, now, 'misfire.fired_once', data, slotExecutionId(r.incarnation, last));
-  return fireSlot(next, step, now, last, 'misfire_recovery');
+  return fireSlot(next, step, now, last, 'misfire_recovery', overlap);
 }
 
 /** Releases the guard of an execution that ended and dispatches the buffered slot if it may. */
@@ -175,7 +224,7 @@ export function releaseBuffered(r: Ctx, step: number, now: number): Ctx {
 export function expireDeadlines(r: Ctx, step: number, now: number): Ctx {
   let next = r;
   for (const a of r.active) {
-    if (a.deadlineAt > now) continue;
+    if (!isPastDeadline(a, now)) continue;
     next = emitEvent(next, step, now, 'execution.timed_out', { scheduledAt: iso(a.scheduledAt), deadlineAt: iso(a.deadlineAt), state: a.state }, a.executionId);
     next = finish(next, step, now, a.executionId, 'timed_out');
   }
@@ -277,8 +326,9 @@ export function update(r: Ctx, step: number, now: number, spec: JobSpec, changed
   if (changed.length === 0) return r;
   const anchorAt = scheduleChanged ? now : r.anchorAt;
   const wasPaused = r.spec.paused;
+  const unpauses = wasPaused && !pausedAfterUpdate(r, spec, changed);
   let nextRunAt = r.nextRunAt;
-  if (scheduleChanged || (wasPaused && !spec.paused)) nextRunAt = scheduleOf(spec, anchorAt).nextAfter(now);
+  if (scheduleChanged || unpauses) nextRunAt = scheduleOf(spec, anchorAt).nextAfter(now);
   let next: Ctx = {
     ...r,
     spec,
@@ -289,7 +339,7 @@ export function update(r: Ctx, step: number, now: number, spec: JobSpec, changed
     updatedAt: now,
   };
   next = emitEvent(next, step, now, 'job.updated', { changed, revision: next.revision });
-  return wasPaused && !spec.paused ? releaseBuffered(next, step, now) : next;
+  return unpauses ? releaseBuffered(next, step, now) : next;
 }
 
 export function deleted(r: Ctx, step: number, now: number): Ctx {

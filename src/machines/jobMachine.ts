@@ -1,6 +1,6 @@
 import { assertEvent, assign, setup } from 'xstate';
 import type { CompletionStatus, DispatchFailure, JobState } from '../contract/constants.js';
-import type { JobRecord } from '../core/record.js';
+import type { ActiveExecution, JobRecord } from '../core/record.js';
 import type { JobSpec } from '../core/spec.js';
 import * as L from './jobLogic.js';
 
@@ -23,31 +23,44 @@ export type JobEvent = { now: number; step: number } & (
   | { type: 'DELETE' }
 );
 
-type Settled = Exclude<JobState, 'due'>;
-const SETTLED: readonly Settled[] = ['paused', 'running', 'dispatched', 'idle'];
+/** The executions an event ends: timeouts (TICK), a completion, a failed dispatch; other events end none. */
+function endedBy(event: JobEvent): (a: ActiveExecution) => boolean {
+  switch (event.type) {
+    case 'TICK':
+      return (a) => L.isPastDeadline(a, event.now);
+    case 'COMPLETED':
+      return (a) => a.executionId === event.executionId;
+    case 'DISPATCH_FAILED':
+      return (a) => a.executionId === event.executionId && a.state === 'dispatched';
+    default:
+      return () => false;
+  }
+}
 
-/** Eventless transitions to whichever state the record now calls for (never to `from` itself). */
-const settleFrom = (from: JobState | 'boot') =>
-  SETTLED.filter((s) => s !== from).map((s) => ({ target: s, guard: { type: 'shouldBe' as const, params: { state: s } } }));
+/** Where resuming leads (RESUME, or an UPDATE that unpauses): the state the record calls for. */
+const resumeTarget = (r: JobRecord): JobState => ({ running: 'running', dispatched: 'dispatched', nothing: 'idle' } as const)[L.leftAfter(r, () => false, false)];
 
-const tickable = {
-  TICK: [
-    { guard: 'slotDue' as const, target: 'due', actions: 'expire' as const },
-    { actions: 'expire' as const },
-  ],
-};
+const enter = (state: JobState) => ({ type: 'enter', params: { state } }) as const;
+const toDeleted = { DELETE: { target: 'deleted', actions: 'deleted' } } as const;
 
 /**
- * The job machine. States (the job view's `state`):
- * - `idle`: nothing active; a due slot (TICK) enters `due`.
- * - `due`: transient: applies the misfire and overlap policies, then settles.
- * - `dispatched`: an execution was sent, no reply yet.
- * - `running`: an execution was accepted and has not completed.
+ * The job machine. The resting states are the job view's `state`; one line each, what enters it
+ * and what leaves it (docs/statechart.md has the chart):
+ * - `boot` (transient): the actor starts from a stored record and lands at once in the state that
+ *   record calls for, with no `transition` event.
+ * - `idle`: nothing active. A due slot (TICK) enters `due`, run_now `dispatched`, pause `paused`.
+ * - `due` (transient): a slot came due. `deciding` applies the misfire and overlap policies (one
+ *   guard per policy), then the job leaves for `running`, `dispatched` or `idle` by its executions.
+ * - `dispatched`: executions sent, none accepted yet. An accept (or heartbeat) enters `running`;
+ *   the failure, completion or timeout of the last one `idle`; a due slot `due`.
+ * - `running`: an execution was accepted. Its end leaves for `idle`, or `dispatched` when only
+ *   dispatched ones are left or the buffered slot was dispatched; it stays while another runs.
  * - `paused`: the schedule does not fire; active executions go on and their completions count.
+ *   Resume (or an update that unpauses) leaves for the state the record calls for.
  * - `deleted`: final.
- * Completions, heartbeats, dispatch results, run_now, pause, resume and update are handled in
- * every state (the record changes), and the eventless `settle` transitions then move the machine
- * to the state the record calls for.
+ * Every entry into a state of the view (and `due`) records a `transition` event (SPEC §7). Guards
+ * are pure functions of the record and the event (jobLogic.ts); for one event they are tried in
+ * order. Events a state does not list change nothing there.
  */
 export const jobMachine = setup({
   types: {
@@ -56,15 +69,48 @@ export const jobMachine = setup({
     events: {} as JobEvent,
   },
   guards: {
+    /** boot: the record calls for this state. */
+    restoredAs: ({ context }, params: { state: JobState }) => L.derivedState(context) === params.state,
+    /** A slot is due (not paused, `nextRunAt` reached). */
     slotDue: ({ context, event }) => L.isSlotDue(context, event.now),
-    shouldBe: ({ context }, params: { state: Settled }) => L.derivedState(context) === params.state,
+    /** due: the slots due are a misfire and the misfire policy is `skip_missed`. */
+    skipMissed: ({ context, event }) => L.skipsMissedSlots(context, event.now),
+    /** due: an execution is active and the overlap policy skips the slot. */
+    overlapSkip: ({ context }) => L.overlapDecision(context) === 'skip',
+    /** due: an execution is active and the slot waits (`buffer_one`, none waiting yet). */
+    overlapBuffer: ({ context }) => L.overlapDecision(context) === 'buffer',
+    /** due: an execution is active and the policy is `allow`: the slot is dispatched anyway. */
+    allowOverlap: ({ context }) => context.active.length > 0 && L.overlapDecision(context) === 'dispatch',
+    /** due, once decided: an active execution is running / any execution is active. */
+    executionRunning: ({ context }) => context.active.some((a) => a.state === 'running'),
+    executionActive: ({ context }) => context.active.length > 0,
+    /** Once the executions the event ends have ended, none is left and no slot waits. */
+    nothingLeft: ({ context, event }) => L.leftAfter(context, endedBy(event)) === 'nothing',
+    /** ... no running one is left, but a dispatched one is, or the buffered slot (then dispatched). */
+    onlyDispatchedLeft: ({ context, event }) => L.leftAfter(context, endedBy(event)) === 'dispatched',
+    /** DISPATCH_ACCEPTED, HEARTBEAT: the event's execution is active and waiting for its dispatch reply. */
+    dispatchedExecution: ({ context, event }) => 'executionId' in event && L.isDispatched(context, event.executionId),
+    /** UPDATE: the job is paused after it (it was not). */
+    pausesJob: ({ context, event }) => {
+      assertEvent(event, 'UPDATE');
+      return !context.spec.paused && L.pausedAfterUpdate(context, event.spec, event.changed);
+    },
+    /** paused: RESUME, or an UPDATE that unpauses, leads to this state. */
+    resumesTo: ({ context, event }, params: { state: JobState }) =>
+      (event.type === 'RESUME' || (event.type === 'UPDATE' && !L.pausedAfterUpdate(context, event.spec, event.changed))) &&
+      resumeTarget(context) === params.state,
   },
   actions: {
     enter: assign(({ context, event }, params: { state: JobState }) =>
       L.enterState(context, event.step, event.now, params.state, event.type),
     ),
     expire: assign(({ context, event }) => L.expireDeadlines(context, event.step, event.now)),
-    fire: assign(({ context, event }) => L.fireDue(context, event.step, event.now)),
+    /** due: the slot (or the latest missed one) is dispatched. */
+    fire: assign(({ context, event }) => L.fireDue(context, event.step, event.now, 'dispatch')),
+    skipSlot: assign(({ context, event }) => L.fireDue(context, event.step, event.now, 'skip')),
+    bufferSlot: assign(({ context, event }) => L.fireDue(context, event.step, event.now, 'buffer')),
+    /** due: the missed slots are counted and audited, none fires. */
+    countMissed: assign(({ context, event }) => L.fireDue(context, event.step, event.now)),
     runNow: assign(({ context, event }) => {
       assertEvent(event, 'RUN_NOW');
       return L.runNow(context, event.step, event.now, event.inputs, event.ignoreOverlap);
@@ -104,26 +150,145 @@ export const jobMachine = setup({
   id: 'job',
   context: ({ input }) => input,
   initial: 'boot',
-  on: {
-    TICK: { actions: 'expire' },
-    RUN_NOW: { actions: 'runNow' },
-    DISPATCH_ATTEMPT: { actions: 'attempt' },
-    DISPATCH_ACCEPTED: { actions: 'accepted' },
-    DISPATCH_FAILED: { actions: 'failed' },
-    COMPLETED: { actions: 'completed' },
-    HEARTBEAT: { actions: 'heartbeat' },
-    PAUSE: { actions: 'pause' },
-    RESUME: { actions: 'resume' },
-    UPDATE: { actions: 'update' },
-    DELETE: { target: '.deleted', actions: 'deleted' },
-  },
   states: {
-    boot: { always: settleFrom('boot') },
-    idle: { entry: { type: 'enter', params: { state: 'idle' } }, always: settleFrom('idle'), on: tickable },
-    due: { entry: [{ type: 'enter', params: { state: 'due' } }, 'fire'], always: settleFrom('due') },
-    dispatched: { entry: { type: 'enter', params: { state: 'dispatched' } }, always: settleFrom('dispatched'), on: tickable },
-    running: { entry: { type: 'enter', params: { state: 'running' } }, always: settleFrom('running'), on: tickable },
-    paused: { entry: { type: 'enter', params: { state: 'paused' } }, always: settleFrom('paused') },
+    boot: {
+      description: 'transient: lands in the state the stored record calls for, with no transition event',
+      always: [
+        { guard: { type: 'restoredAs', params: { state: 'idle' } }, target: 'idle' },
+        { guard: { type: 'restoredAs', params: { state: 'dispatched' } }, target: 'dispatched' },
+        { guard: { type: 'restoredAs', params: { state: 'running' } }, target: 'running' },
+        { guard: { type: 'restoredAs', params: { state: 'paused' } }, target: 'paused' },
+      ],
+    },
+
+    idle: {
+      description: 'no execution active',
+      entry: enter('idle'),
+      on: {
+        TICK: { guard: 'slotDue', target: 'due' },
+        RUN_NOW: { target: 'dispatched', actions: 'runNow' },
+        COMPLETED: { actions: 'completed' }, // unknown or duplicate: rejected
+        PAUSE: { target: 'paused', actions: 'pause' },
+        UPDATE: [
+          { guard: 'pausesJob', target: 'paused', actions: 'update' },
+          { actions: 'update' },
+        ],
+        ...toDeleted,
+      },
+    },
+
+    due: {
+      description: 'transient: a slot came due; the misfire and overlap policies decide what fires',
+      entry: enter('due'),
+      initial: 'deciding',
+      states: {
+        deciding: {
+          always: [
+            { guard: 'skipMissed', target: 'missedSkipped', actions: 'countMissed' },
+            { guard: 'overlapSkip', target: 'skipped', actions: 'skipSlot' },
+            { guard: 'overlapBuffer', target: 'buffered', actions: 'bufferSlot' },
+            { guard: 'allowOverlap', target: 'fired', actions: 'fire' },
+            { target: 'fired', actions: 'fire' },
+          ],
+        },
+        missedSkipped: {},
+        skipped: {},
+        buffered: {},
+        fired: {},
+      },
+      // taken once decided (the eventless transitions of `deciding` come first)
+      always: [
+        { guard: 'executionRunning', target: 'running' },
+        { guard: 'executionActive', target: 'dispatched' },
+        { target: 'idle' },
+      ],
+    },
+
+    dispatched: {
+      description: 'executions sent, none accepted yet',
+      entry: enter('dispatched'),
+      on: {
+        TICK: [
+          { guard: 'slotDue', target: 'due', actions: 'expire' },
+          { guard: 'nothingLeft', target: 'idle', actions: 'expire' },
+          { actions: 'expire' },
+        ],
+        DISPATCH_ATTEMPT: { actions: 'attempt' },
+        DISPATCH_ACCEPTED: { guard: 'dispatchedExecution', target: 'running', actions: 'accepted' },
+        HEARTBEAT: { guard: 'dispatchedExecution', target: 'running', actions: 'heartbeat' },
+        DISPATCH_FAILED: [
+          { guard: 'nothingLeft', target: 'idle', actions: 'failed' },
+          { actions: 'failed' },
+        ],
+        COMPLETED: [
+          { guard: 'nothingLeft', target: 'idle', actions: 'completed' },
+          { actions: 'completed' },
+        ],
+        RUN_NOW: { actions: 'runNow' },
+        PAUSE: { target: 'paused', actions: 'pause' },
+        UPDATE: [
+          { guard: 'pausesJob', target: 'paused', actions: 'update' },
+          { actions: 'update' },
+        ],
+        ...toDeleted,
+      },
+    },
+
+    running: {
+      description: 'an execution was accepted and has not ended',
+      entry: enter('running'),
+      on: {
+        TICK: [
+          { guard: 'slotDue', target: 'due', actions: 'expire' },
+          { guard: 'nothingLeft', target: 'idle', actions: 'expire' },
+          { guard: 'onlyDispatchedLeft', target: 'dispatched', actions: 'expire' },
+          { actions: 'expire' },
+        ],
+        COMPLETED: [
+          { guard: 'nothingLeft', target: 'idle', actions: 'completed' },
+          { guard: 'onlyDispatchedLeft', target: 'dispatched', actions: 'completed' },
+          { actions: 'completed' },
+        ],
+        DISPATCH_ATTEMPT: { actions: 'attempt' },
+        DISPATCH_ACCEPTED: { actions: 'accepted' },
+        DISPATCH_FAILED: { actions: 'failed' },
+        HEARTBEAT: { actions: 'heartbeat' },
+        RUN_NOW: { actions: 'runNow' },
+        PAUSE: { target: 'paused', actions: 'pause' },
+        UPDATE: [
+          { guard: 'pausesJob', target: 'paused', actions: 'update' },
+          { actions: 'update' },
+        ],
+        ...toDeleted,
+      },
+    },
+
+    paused: {
+      description: 'the schedule does not fire; active executions go on and their completions count',
+      entry: enter('paused'),
+      on: {
+        RESUME: [
+          { guard: { type: 'resumesTo', params: { state: 'idle' } }, target: 'idle', actions: 'resume' },
+          { guard: { type: 'resumesTo', params: { state: 'dispatched' } }, target: 'dispatched', actions: 'resume' },
+          { guard: { type: 'resumesTo', params: { state: 'running' } }, target: 'running', actions: 'resume' },
+        ],
+        UPDATE: [
+          { guard: { type: 'resumesTo', params: { state: 'idle' } }, target: 'idle', actions: 'update' },
+          { guard: { type: 'resumesTo', params: { state: 'dispatched' } }, target: 'dispatched', actions: 'update' },
+          { guard: { type: 'resumesTo', params: { state: 'running' } }, target: 'running', actions: 'update' },
+          { actions: 'update' },
+        ],
+        TICK: { actions: 'expire' },
+        DISPATCH_ATTEMPT: { actions: 'attempt' },
+        DISPATCH_ACCEPTED: { actions: 'accepted' },
+        DISPATCH_FAILED: { actions: 'failed' },
+        COMPLETED: { actions: 'completed' },
+        HEARTBEAT: { actions: 'heartbeat' },
+        RUN_NOW: { actions: 'runNow' },
+        ...toDeleted,
+      },
+    },
+
     deleted: { type: 'final' },
   },
 });

@@ -97,3 +97,11 @@ export function account(trail: AuditEventWire[], jobs: IntervalJob[], from: numb
 /** One line for the test log: the figures a fault test measured. */
 export const describeAccounting = (name: string, a: Accounting): string =>
   `[${name}] slots ${a.slots}: dispatched ${a.dispatched}, skipped ${a.skipped}, missed (misfire) ${a.missed}, unaccounted ${a.unaccounted.length}, under two ids ${a.twoIds.length}, executions neither ended nor active ${a.dangling.length}`;
+
+/** The trail of each execution, compactly: what a failing assertion on `dangling` shows. */
+export const executionTrails = (trail: AuditEventWire[], ids: string[]): string[] =>
+  ids.map((id) => {
+    const first = trail.find((e) => e.executionId === id);
+    const around = first ? trail.filter((e) => e.jobId === first.jobId && Math.abs(Date.parse(e.at) - Date.parse(first.at)) < 4_000) : [];
+    return `${id}: ${around.map((e) => `${e.id.slice(e.id.lastIndexOf('-') + 1)}:${e.type}${e.executionId === id ? '*' : ''}@${e.at.slice(17, 23)}${e.data.reason ? `(${String(e.data.reason)})` : ''}`).join(' ')}`;
+  });

@@ -6,23 +6,34 @@
  * active, and no job left stuck. The figures are printed; the long versions are `npm run soak`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { account, describeAccounting, readTrail, type IntervalJob } from '../helpers/accounting.js';
+import { account, describeAccounting, executionTrails, readTrail, type IntervalJob } from '../helpers/accounting.js';
 import { TestBed, sleep, uniquePrefix, until, type Orchestrator } from '../helpers/harness.js';
 import { spawnScheduler, type SchedulerProcess } from '../helpers/scheduler-process.js';
+
+/** `npm run soak` sets this: the crash loop runs that long, with a NATS restart every ten kills. */
+const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 0);
 
 let bed: TestBed;
 const running = new Set<SchedulerProcess>();
 beforeAll(async () => {
   bed = await TestBed.start();
 });
+const spawned: SchedulerProcess[] = [];
 afterAll(async () => {
   for (const p of running) await p.kill('SIGKILL');
   await bed?.dispose();
+  // FAULTS_LOG_DIR=dir keeps every scheduler process's log, for a failure to be read afterwards
+  if (process.env.FAULTS_LOG_DIR) {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(process.env.FAULTS_LOG_DIR, { recursive: true });
+    spawned.forEach((p, i) => writeFileSync(`${process.env.FAULTS_LOG_DIR}/scheduler-${i}-${p.pid}.log`, p.output.join('\n')));
+  }
 });
 
 const spawn = async (P: string, env: Record<string, string> = {}): Promise<SchedulerProcess> => {
   const p = await spawnScheduler({ NATS_URL: bed.server.url, SCHED_PREFIX: P, SCHED_MIN_INTERVAL_MS: '100', SCHED_LEASE_TTL_MS: '2000', ...env }, 30_000);
   running.add(p);
+  spawned.push(p);
   void p.exited.then(() => running.delete(p));
   return p;
 };
@@ -87,7 +98,7 @@ async function settleAndAccount(o: Orchestrator, P: string, jobs: IntervalJob[],
   const trail = await readTrail(o.nc, P, o.id);
   const a = account(trail, jobs, from, to, active);
   console.log(describeAccounting(name, a));
-  return { a, vs };
+  return { a, vs, dangling: executionTrails(trail, a.dangling) };
 }
 
 describe('faults on one server', () => {
@@ -103,11 +114,11 @@ describe('faults on one server', () => {
     await sleep(3_500); // longer than the 2 s lease
     await bed.server.start();
     await sleep(6_000);
-    const { a, vs } = await settleAndAccount(o, P, jobs, from, 'nats restart > lease');
+    const { a, vs, dangling } = await settleAndAccount(o, P, jobs, from, 'nats restart > lease');
     expect(stuck(vs, 2_500)).toEqual([]);
     expect(a.unaccounted).toEqual([]);
     expect(a.twoIds).toEqual([]);
-    expect(a.dangling).toEqual([]);
+    expect(dangling).toEqual([]);
   }, 90_000);
 
   it('completions taken by a scheduler that is then SIGKILLed come back to the next owner at once: no slot skipped for an execution whose completion was stored', async () => {
@@ -135,9 +146,10 @@ describe('faults on one server', () => {
     }
     console.log(`[completions after SIGKILL] slots skipped for overlap although the blocking execution's completion was stored > 1 s before: ${late}`);
     expect(late).toBe(0);
-    const { a } = await settleAndAccount(o, P, jobs, Math.min(...jobs.map((j) => j.first)), 'completions after SIGKILL');
+    const { a, dangling } = await settleAndAccount(o, P, jobs, Math.min(...jobs.map((j) => j.first)), 'completions after SIGKILL');
     expect(a.unaccounted).toEqual([]);
     expect(a.twoIds).toEqual([]);
+    expect(dangling).toEqual([]);
   }, 90_000);
 
   it('crash loop: SIGKILL every 2-4 s under load and one nats-server restart: every slot accounted for, none under two ids, no job stuck', async () => {
@@ -147,14 +159,14 @@ describe('faults on one server', () => {
     completeEverything(o);
     const jobs = await createJobs(o, 50, 1000, { overlapPolicy: 'skip' });
     const from = Math.min(...jobs.map((j) => j.first));
-    const end = Date.now() + 24_000;
+    const end = Date.now() + (SOAK_SECONDS > 0 ? SOAK_SECONDS : 24) * 1000;
     let kills = 0;
     let restarted = false;
     while (Date.now() < end) {
       await sleep(2_000 + Math.random() * 2_000);
       await s.kill('SIGKILL');
       kills++;
-      if (!restarted && kills === 3) {
+      if ((!restarted && kills === 3) || (SOAK_SECONDS > 0 && kills % 10 === 3)) {
         restarted = true;
         await bed.server.stop();
         await sleep(3_000);
@@ -163,12 +175,12 @@ describe('faults on one server', () => {
       s = await spawn(P);
     }
     await sleep(6_000);
-    const { a, vs } = await settleAndAccount(o, P, jobs, from, `crash loop (${kills} SIGKILLs, 1 nats restart)`);
+    const { a, vs, dangling } = await settleAndAccount(o, P, jobs, from, `crash loop (${kills} SIGKILLs, ${SOAK_SECONDS > 0 ? 1 + Math.floor((kills - 3) / 10) : 1} nats restarts)`);
     expect(stuck(vs, 2_500)).toEqual([]);
     expect(a.unaccounted).toEqual([]);
     expect(a.twoIds).toEqual([]);
-    expect(a.dangling).toEqual([]);
-  }, 120_000);
+    expect(dangling).toEqual([]);
+  }, 120_000 + SOAK_SECONDS * 1000);
 
   it('a handover while completions flow rejects none of them as unknown_job: every execution completes', async () => {
     const P = uniquePrefix();

@@ -216,3 +216,20 @@ describe('JobActor: reconciling after a failed compare-and-set', () => {
     await expect(a.send({ type: 'TICK' })).rejects.toMatchObject({ code: 'not_found' });
   });
 });
+
+describe('JobActor: the outbox keeps what is not yet published', () => {
+  it("a loaded record's outbox (the previous owner died before publishing it) is carried into the next write when an event comes before the replay", async () => {
+    const b = bed();
+    const r = record({ allowOverlap: true });
+    // the previous owner wrote job.created and died before publishing it
+    const s = { record: r, revision: b.store.put(r) };
+    expect(r.outbox.some((e) => e.kind === 'event' && e.event.type === 'job.created')).toBe(true);
+    const a = new JobActor(b.deps(), s);
+    // a completion (or a command) is applied before recover() replays the outbox
+    b.clock.advance(10_000);
+    await a.send({ type: 'TICK' });
+    const stored = (await b.store.get('acme', 'job1'))!.record;
+    expect(stored.outbox.flatMap((e) => (e.kind === 'event' ? [e.event.type] : []))).toContain('job.created');
+    expect(b.events.map((e) => e.type)).toContain('job.created');
+  });
+});
