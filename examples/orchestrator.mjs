@@ -59,6 +59,8 @@ try {
   nc = await connect({
     servers: url.split(','),
     name: `example-orchestrator-${o}`,
+    // an orchestrator outlives NATS outages: reconnect forever (the client's default gives up after 10 tries)
+    maxReconnectAttempts: -1,
     ...(env.NATS_USER && { user: env.NATS_USER, pass: env.NATS_PASS }),
     ...(env.NATS_TOKEN && { token: env.NATS_TOKEN }),
   });
@@ -66,6 +68,15 @@ try {
   console.error(`cannot connect to ${url}: ${err.message}`);
   process.exit(1);
 }
+void (async () => {
+  for await (const s of nc.status()) if (s.type === 'disconnect' || s.type === 'reconnect') console.error(`nats: ${s.type}`);
+})();
+nc.closed().then((err) => {
+  if (err) {
+    console.error(`connection closed for good: ${err.message}`);
+    process.exit(1);
+  }
+});
 // A JetStream client for publishing only: js.publish() is a plain NATS request on the subject
 // (with a Nats-Msg-Id header when msgID is given) whose reply is JetStream's PubAck,
 // {"stream":"<P>_EXECUTIONS","seq":N,"duplicate"?:true}. It calls no JetStream API, so it works
