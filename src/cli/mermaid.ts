@@ -92,9 +92,10 @@ export interface MermaidOptions {
  * A Mermaid `stateDiagram-v2` of an XState machine, for people: every state; one edge per
  * transition that changes state, labelled `EVENT [guard]` (`always` for eventless ones, `[else]`
  * for the fallback after guarded ones; the guards of one event are tried in the order drawn);
- * transient states (those with eventless transitions) named `(transient)` and dashed; what a
- * state handles without leaving it written inside it ("stays on ..."). Transitions declared on a
- * parent are drawn from each of its resting leaves.
+ * transient states (those with eventless transitions) named `(transient)`, the simple ones dashed
+ * (Mermaid does not style composite states); what a state handles without leaving it written
+ * inside it ("stays on ..."). Transitions declared on a parent are drawn from each of its resting
+ * leaves.
  */
 export function toMermaid(machine: AnyStateMachine, opts: MermaidOptions = {}): string {
   const root = machine.root as unknown as NodeLike;

@@ -104,6 +104,12 @@ export function leftAfter(r: JobRecord, ends: (a: ActiveExecution) => boolean, p
   return 'nothing';
 }
 
+/** The state a paused job goes to when it resumes (RESUME, or an update that unpauses it). */
+export function resumedState(r: JobRecord): 'idle' | 'dispatched' | 'running' {
+  const left = leftAfter(r, () => false, false);
+  return left === 'nothing' ? 'idle' : left;
+}
+
 /** Whether `executionId` is active and still waiting for its dispatch reply. */
 export const isDispatched = (r: JobRecord, executionId: string): boolean =>
   r.active.some((a) => a.executionId === executionId && a.state === 'dispatched');

@@ -37,9 +37,6 @@ function endedBy(event: JobEvent): (a: ActiveExecution) => boolean {
   }
 }
 
-/** Where resuming leads (RESUME, or an UPDATE that unpauses): the state the record calls for. */
-const resumeTarget = (r: JobRecord): JobState => ({ running: 'running', dispatched: 'dispatched', nothing: 'idle' } as const)[L.leftAfter(r, () => false, false)];
-
 const enter = (state: JobState) => ({ type: 'enter', params: { state } }) as const;
 const toDeleted = { DELETE: { target: 'deleted', actions: 'deleted' } } as const;
 
@@ -98,7 +95,7 @@ export const jobMachine = setup({
     /** paused: RESUME, or an UPDATE that unpauses, leads to this state. */
     resumesTo: ({ context, event }, params: { state: JobState }) =>
       (event.type === 'RESUME' || (event.type === 'UPDATE' && !L.pausedAfterUpdate(context, event.spec, event.changed))) &&
-      resumeTarget(context) === params.state,
+      L.resumedState(context) === params.state,
   },
   actions: {
     enter: assign(({ context, event }, params: { state: JobState }) =>
@@ -183,6 +180,7 @@ export const jobMachine = setup({
       initial: 'deciding',
       states: {
         deciding: {
+          description: 'transient: the misfire policy, then the overlap policy; the first guard that holds decides',
           always: [
             { guard: 'skipMissed', target: 'missedSkipped', actions: 'countMissed' },
             { guard: 'overlapSkip', target: 'skipped', actions: 'skipSlot' },
@@ -191,10 +189,10 @@ export const jobMachine = setup({
             { target: 'fired', actions: 'fire' },
           ],
         },
-        missedSkipped: {},
-        skipped: {},
-        buffered: {},
-        fired: {},
+        missedSkipped: { description: 'a misfire under skip_missed: counted (misfire.skipped), nothing dispatched' },
+        skipped: { description: 'the slot was skipped for overlap (trigger.skipped)' },
+        buffered: { description: 'the slot waits for the active execution to end (trigger.buffered)' },
+        fired: { description: 'the slot, or on a misfire under fire_once_on_recovery the latest missed one, was dispatched' },
       },
       // taken once decided (the eventless transitions of `deciding` come first)
       always: [
