@@ -16,7 +16,7 @@ import { Metrics } from './metrics.js';
 import { FailureLog } from './failureLog.js';
 import { RateLimitedError, RateLimiter } from './rateLimit.js';
 import { jobMachine, type JobMachine } from '../machines/jobMachine.js';
-import { JobStore } from '../store/jobStore.js';
+import { JobStore, type StoredRecord } from '../store/jobStore.js';
 import { CommandServer, parseBody } from '../transport/commandServer.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventPublisher } from '../transport/eventPublisher.js';
@@ -267,11 +267,12 @@ export class Scheduler {
         try {
           // a clean handover (planned stop, rebalancing) left nothing unpublished: no outbox replay
           clean = await this.registry.takeClean(o);
-          const stored = [];
-          for await (const r of this.store.loadAll(o)) stored.push(r);
+          // the newest revision of each job (a record written during the read is delivered again)
+          const stored = new Map<string, StoredRecord>();
+          for await (const r of this.store.loadAll(o)) if ((stored.get(r.record.jobId)?.revision ?? 0) < r.revision) stored.set(r.record.jobId, r);
           if (!this.leases.holds(o, epoch)) return false;
           sup = new Supervisor(o, { ...this.deps, fence: () => this.leases.holds(o, epoch) }, this.limits, epoch);
-          for (const r of stored) sup.adopt(r);
+          for (const r of stored.values()) sup.adopt(r);
         } catch (err) {
           this.takeoverLog.failed(err);
           await this.leases.release(o).catch(() => undefined);
@@ -388,6 +389,8 @@ export class Scheduler {
     try {
       const req = m.json<{ kind: 'command'; o: string; op: Operation; body: unknown } | { kind: 'execution'; o: string; execKind: ExecutionKind; data: string }>();
       if (!this.leases.owns(req.o)) throw new SchedulerError('unavailable', 'ownership moved; retry');
+      // a takeover of ours still loading the jobs: answer once they are there, as for a request received here
+      await this.gaining.get(req.o)?.adopted;
       const result = req.kind === 'command' ? await this.local(req.o, req.op, req.body) : (await this.executionHere(req.o, req.execKind, Buffer.from(req.data, 'base64')), {});
       reply = { ok: true, result };
     } catch (err) {

@@ -108,18 +108,23 @@ export class JobStore {
     });
     const info = await c.info(true);
     if (info.num_pending === 0) return;
-    // large batches: a takeover reads every record of the orchestrator at once
-    const messages = await c.consume({ max_messages: Math.min(1_000, info.num_pending) });
-    try {
-      for await (const m of messages) {
+    // Batches that end on their own: a record replaced or deleted between the count and its
+    // delivery (a write of the previous owner landing late) is never delivered, and waiting for
+    // the count to reach 0 would then wait forever. A batch that brings nothing more ends the read.
+    for (;;) {
+      const batch = await c.fetch({ max_messages: 1_000, expires: 2_000 });
+      let got = 0;
+      let last = -1;
+      for await (const m of batch) {
+        got++;
+        last = m.info.pending;
         const op = m.headers?.get('KV-Operation');
         if (op !== 'DEL' && op !== 'PURGE' && m.data.length > 0) {
           yield { record: JSON.parse(dec.decode(m.data)) as JobRecord, revision: m.seq };
         }
-        if (m.info.pending === 0) break;
+        if (last === 0) break;
       }
-    } finally {
-      await messages.close();
+      if (got === 0 || last === 0) return;
     }
   }
 

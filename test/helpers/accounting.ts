@@ -105,3 +105,11 @@ export const executionTrails = (trail: AuditEventWire[], ids: string[]): string[
     const around = first ? trail.filter((e) => e.jobId === first.jobId && Math.abs(Date.parse(e.at) - Date.parse(first.at)) < 4_000) : [];
     return `${id}: ${around.map((e) => `${e.id.slice(e.id.lastIndexOf('-') + 1)}:${e.type}${e.executionId === id ? '*' : ''}@${e.at.slice(17, 23)}${e.data.reason ? `(${String(e.data.reason)})` : ''}`).join(' ')}`;
   });
+
+/** The trail of a job around an instant, compactly: what a failing assertion on `unaccounted` shows. */
+export const jobTrailAround = (trail: AuditEventWire[], jobId: string, at: string, ms = 3_000): string =>
+  `${jobId} around ${at}: ` +
+  trail
+    .filter((e) => e.jobId === jobId && Math.abs(Date.parse(e.at) - Date.parse(at)) < ms)
+    .map((e) => `${e.id.slice(e.id.lastIndexOf('-') + 1)}:${e.type}@${e.at.slice(17, 23)}${e.data.scheduledAt ? `[${String(e.data.scheduledAt).slice(17, 23)}]` : ''}${e.type === 'transition' ? `(${String(e.data.from)}>${String(e.data.to)})` : ''}${e.data.firstMissedAt ? `(${String(e.data.firstMissedAt).slice(17, 23)}..${String(e.data.lastMissedAt).slice(17, 23)})` : ''}`)
+    .join(' ');
