@@ -150,6 +150,20 @@ export class JobActor {
     });
   }
 
+  /**
+   * Stops once nothing is queued: every operation already queued (a timer's TICK, a completion)
+   * finishes with its write and its events, and none can start after. For handing a job over:
+   * stopping while an operation waits would answer it `not_found`, and waiting without stopping
+   * would let one more start after the wait.
+   */
+  async stopWhenIdle(): Promise<void> {
+    for (;;) {
+      const q = this.queue;
+      await q;
+      if (q === this.queue) return this.stop();
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     this.deps.timers.set(this, null);
@@ -341,9 +355,9 @@ export class JobActor {
   }
 
   private restartFrom(record: JobRecord): void {
-    // Event ids are `<incarnation>-e<step>`: never reuse a step that a stored record (an earlier
-    // owner's, or a write of ours that landed late) has used, or the stream would drop the new
-    // events as duplicates of the old ones.
+    // A step scopes the outbox (an effect of the record's own `outboxStep` is appended to its
+    // outbox, of any other step starts a fresh one): never reuse the step of a stored record (an
+    // earlier owner's, or a write of ours that landed late), or new effects would join its old ones.
     this.step = Math.max(this.step, record.outboxStep + 1);
     this.stopActor();
     this.actor = this.spawn(record);

@@ -333,9 +333,9 @@ export class Scheduler {
     await this.retire(s);
   }
 
-  /** Lets a supervisor's job actors finish what they are writing, then stops them. */
+  /** Lets a supervisor's job actors finish what they are writing, stopping each once it is idle. */
   private async retire(s: Supervisor): Promise<void> {
-    await Promise.allSettled([...s.actors()].map((a) => a.run(async () => undefined)));
+    await Promise.allSettled([...s.actors()].map((a) => a.stopWhenIdle()));
     s.stop();
   }
 
@@ -561,10 +561,7 @@ export class Scheduler {
       this.forwardSub?.unsubscribe();
       this.timers.stop();
       this.dispatcher.close();
-      const idle: Promise<unknown>[] = [];
-      for (const s of this.supervisors.values()) for (const a of s.actors()) idle.push(a.run(async () => undefined));
-      await Promise.allSettled(idle);
-      for (const s of this.supervisors.values()) s.stop();
+      await Promise.allSettled([...this.supervisors.values()].map((s) => this.retire(s)));
       // events still being retried get a moment; the orchestrators with none left are marked
       // clean, so their next owner does not replay their outboxes (duplicates past the window)
       await this.publisher.close(2_000);
