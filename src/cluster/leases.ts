@@ -48,6 +48,9 @@ export class LeaseManager {
   /** Orchestrators whose renewal is in flight (a slow one is not sent again meanwhile). */
   private readonly renewing = new Map<string, Promise<void>>();
   private readonly margin: number;
+  /** Replica id → when (monotonic) its heartbeat was last seen. */
+  private readonly seenReplicas = new Map<string, number>();
+  private stopReplicaWatch: () => void = () => undefined;
 
   private constructor(
     private readonly kv: KV,
@@ -62,6 +65,7 @@ export class LeaseManager {
     const kv = await new Kvm(js).create(bucket, { history: 1, ttl: ttlMs, replicas });
     const m = new LeaseManager(kv, ttlMs, log, onLost);
     await m.heartbeat();
+    void m.watchReplicas();
     m.timer = setInterval(() => void m.renewAll(), Math.max(100, Math.floor(ttlMs / 3)));
     m.timer.unref();
     return m;
@@ -133,15 +137,40 @@ export class LeaseManager {
     }
   }
 
-  /** Ids of the live replicas (including this one). */
-  async replicas(): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const k of await this.kv.keys('_replicas.*')) ids.push(k.slice('_replicas.'.length));
-    return ids;
+  /**
+   * Ids of the live replicas (including this one): those whose `_replicas.<id>` key was written
+   * within the last TTL, as seen by a watch of those keys. (Listing the keys each time, with
+   * `kv.keys()`, sometimes never ended while a key changed or expired during the listing, and
+   * the rebalancing waiting on it stopped for good.)
+   */
+  replicas(): string[] {
+    const cutoff = now() - this.ttlMs;
+    for (const [id, at] of this.seenReplicas) if (at < cutoff) this.seenReplicas.delete(id);
+    return [...new Set([this.replicaId, ...this.seenReplicas.keys()])];
+  }
+
+  /** Follows the replicas' heartbeats; a watch that ends (the connection closed) is opened again. */
+  private async watchReplicas(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const w = await this.kv.watch({ key: '_replicas.*' });
+        this.stopReplicaWatch = () => w.stop();
+        if (this.stopped) w.stop();
+        for await (const e of w) {
+          const id = e.key.slice('_replicas.'.length);
+          if (e.operation === 'PUT') this.seenReplicas.set(id, now());
+          else this.seenReplicas.delete(id);
+        }
+      } catch {
+        // the connection is away or closed: try again below
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, 500).unref());
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopReplicaWatch();
     if (this.timer) clearInterval(this.timer);
     await Promise.all([...this.held.keys()].map((o) => this.release(o)));
     await this.kv.delete(`_replicas.${this.replicaId}`).catch(() => undefined);

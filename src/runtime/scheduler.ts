@@ -74,6 +74,12 @@ export class Scheduler {
   private readonly rateLimiter: RateLimiter;
   private disconnected = false;
   private readonly balanceLog: FailureLog;
+  /** How often a replica rebalances (looks for orchestrators nobody owns). */
+  private get balanceEveryMs(): number {
+    return Math.max(200, this.opts.config.SCHED_LEASE_TTL_MS / 10);
+  }
+  /** The rebalancing pass under way, if any. */
+  private balancing: Promise<void> | null = null;
   private readonly takeoverLog: FailureLog;
   readonly metrics: Metrics;
   readonly names: Names;
@@ -188,7 +194,7 @@ export class Scheduler {
           () => this.balanceLog.succeeded(),
           (err: unknown) => this.balanceLog.failed(err),
         ),
-      Math.max(200, config.SCHED_LEASE_TTL_MS / 10),
+      this.balanceEveryMs,
     );
     this.watchConnection();
     this.balancer.unref();
@@ -223,12 +229,41 @@ export class Scheduler {
   /**
    * Keeps this replica at its fair share of the orchestrators: ceil(orchestrators / live
    * replicas). It takes orchestrators nobody holds, and gives back the excess when replicas join.
+   * One pass at a time: a pass that overlapped a slow one still handing over would count the
+   * orchestrators being released as owned and hand over more than the excess (then take some
+   * back), so that the orchestrators went back and forth between the replicas for seconds.
    */
-  private async balance(): Promise<void> {
+  private balance(): Promise<void> {
+    this.balancing ??= this.balanceOnce().finally(() => (this.balancing = null));
+    return this.balancing;
+  }
+
+  /** The owner of `o` once one appears within a few rebalancing passes, or null. */
+  private async awaitOwner(o: string): Promise<string | null> {
+    const end = Date.now() + 5 * this.balanceEveryMs;
+    while (Date.now() < end && !this.stopping) {
+      await new Promise((r) => setTimeout(r, 50));
+      const owner = await this.leases.ownerOf(o).catch(() => null);
+      if (owner !== null) return owner;
+    }
+    return null;
+  }
+
+  /** ceil(orchestrators / live replicas): how many orchestrators this replica should own. */
+  private fairShare(): number {
+    return Math.ceil(this.registry.list().length / this.leases.replicas().length);
+  }
+
+  /** True while this replica owns (or is taking over) fewer orchestrators than its share. */
+  private underShare(): boolean {
+    return new Set([...this.leases.owned(), ...this.gaining.keys()]).size < this.fairShare();
+  }
+
+  private async balanceOnce(): Promise<void> {
     if (this.stopping) return;
     const all = this.registry.list();
-    const replicas = Math.max(1, (await this.leases.replicas()).length);
-    const share = Math.ceil(all.length / replicas);
+    const replicas = this.leases.replicas().length;
+    const share = this.fairShare();
     const owned = this.leases.owned();
     if (replicas > 1 && owned.length > share) {
       for (const o of owned.slice(0, owned.length - share)) {
@@ -356,17 +391,30 @@ export class Scheduler {
       return 'here';
     }
     if (owner === null) {
-      // Unknown everywhere: answer here (nothing to find); known: take it over.
+      // Unknown everywhere: answer here (nothing to find); known: take it over. A replica that
+      // has its share already (it may have just handed this one over: taking it back at the next
+      // completion made the orchestrators go back and forth between the replicas) first gives a
+      // replica under its share the time of a few rebalancing passes to take it, and forwards.
       if (!registered) return null;
+      if (!this.gaining.has(o) && !this.underShare()) {
+        const other = await this.awaitOwner(o);
+        if (other !== null && other !== this.leases.replicaId) return other;
+      }
+      if (this.leases.owns(o)) {
+        await this.gaining.get(o)?.adopted;
+        return 'here';
+      }
       const taking = this.takeOver(o);
       await this.gaining.get(o)?.adopted;
       if (this.leases.owns(o) || (await taking)) return 'here';
       throw new SchedulerError('unavailable', 'orchestrator is being taken over; retry');
     }
     if (owner === this.leases.replicaId) {
-      // our own acquisition, whose reply has not been processed yet
+      // our own acquisition, whose reply has not been processed yet. Wait for its jobs to be
+      // loaded, not for the whole takeover: that waits for the execution messages in flight to
+      // be handled (caughtUp), this one among them, and the two waited for each other for good.
       const gaining = this.gaining.get(o);
-      if (gaining && (await gaining.done, this.leases.owns(o))) return 'here';
+      if (gaining && (await gaining.adopted, this.leases.owns(o))) return 'here';
       throw new SchedulerError('unavailable', 'ownership is being renewed; retry');
     }
     return owner;

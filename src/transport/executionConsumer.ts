@@ -72,8 +72,14 @@ export class ExecutionConsumer {
       // back after ack_wait): those delivered to this process are in `inflight`, those delivered
       // to another live replica are forwarded to the owner by it (or redelivered).
       if (info.num_pending === 0 && info.num_ack_pending <= this.inflight.size) {
-        await Promise.allSettled([...this.inflight]);
-        return true;
+        // bounded too: a message in flight may itself wait for the takeover that waits here
+        let timer: NodeJS.Timeout | undefined;
+        const settled = await Promise.race([
+          Promise.allSettled([...this.inflight]).then(() => true),
+          new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, end - Date.now())))),
+        ]);
+        clearTimeout(timer);
+        return settled;
       }
       await new Promise((r) => setTimeout(r, 20));
     }
