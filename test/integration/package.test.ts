@@ -44,6 +44,20 @@ afterAll(async () => {
 
 const app = (): string => path.join(work, 'app');
 
+describe('the build', () => {
+  it('writes nothing when nothing changed: `npm start` never rewrites dist/ under a process loading it', async () => {
+    const { stat } = await import('node:fs/promises');
+    const list = async (dir: string): Promise<string[]> =>
+      (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    const before = new Map<string, number>();
+    for (const f of await list(path.join(ROOT, 'dist'))) before.set(f, (await stat(f)).mtimeMs);
+    await run(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { cwd: ROOT });
+    const rewritten: string[] = [];
+    for (const [f, m] of before) if ((await stat(f)).mtimeMs !== m) rewritten.push(path.relative(ROOT, f));
+    expect(rewritten).toEqual([]);
+  }, 60_000);
+});
+
 describe('npm pack', () => {
   it('ships the compiled code, its declarations and the bins, and nothing a user does not need', () => {
     for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/main.js', 'dist/cli/main.js', 'bin/nats-scheduler', 'bin/schedctl', 'package.json', 'README.md', 'docs/protocol.md']) {
