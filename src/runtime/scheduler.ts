@@ -4,11 +4,11 @@ import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
 import type { Config } from '../config.js';
 import type { Operation } from '../contract/constants.js';
-import { SchedulerError, notFound, type ErrorCode } from '../contract/errors.js';
+import { SchedulerError, notFound } from '../contract/errors.js';
 import { isValidId } from '../contract/ids.js';
 import { completionSchema, heartbeatSchema, issueDetails } from '../contract/schemas.js';
 import { systemClock, type Clock } from '../actors/clock.js';
-import { looseEvent, parseCommand, Supervisor, type SupervisorLimits } from '../actors/supervisor.js';
+import { looseEvent, parseCommand, Supervisor, type CommandBody, type SupervisorLimits } from '../actors/supervisor.js';
 import { TimerQueue } from '../actors/timerQueue.js';
 import type { JobActor, JobActorDeps } from '../actors/jobActor.js';
 import type { JobRecord } from '../core/record.js';
@@ -23,13 +23,13 @@ import { EventPublisher } from '../transport/eventPublisher.js';
 import { ackWaitMs, ExecutionConsumer, type ExecutionKind } from '../transport/executionConsumer.js';
 import { ensureReplicas, resolveReplicas } from '../transport/replicas.js';
 import { ensureStreams } from '../transport/streams.js';
-import { replyError } from '../transport/natsErrors.js';
 import { names, type Names } from '../transport/subjects.js';
+import { forward, serveForwarding, type ForwardRequest } from '../transport/forwarding.js';
 import { LeaseManager } from '../cluster/leases.js';
 import { commandStatsFromHistogram, startDiscovery, type Discovery } from '../transport/discovery.js';
 import { VERSION } from './version.js';
 import { OrchestratorRegistry } from '../cluster/registry.js';
-import type { Msg, Subscription } from '@nats-io/transport-node';
+import type { Subscription } from '@nats-io/transport-node';
 
 export interface SchedulerOptions {
   config: Config;
@@ -177,7 +177,7 @@ export class Scheduler {
       inspect: this.opts.inspect,
       storageLog: new FailureLog(log, 'job record writes (state rolled back, retried on the next event)'),
     };
-    this.forwardSub = nc.subscribe(this.forwardSubject(this.leases.replicaId), { callback: (_e, m) => void this.serveForwarded(m) });
+    this.forwardSub = serveForwarding(nc, this.names.prefix, this.leases.replicaId, (req) => this.serveForwarded(req), log);
     this.commands = new CommandServer(nc, this.names.prefix, this.names.queueGroup, (o, op, body) => this.timed(o, op, body), log);
     this.commands.start();
     this.executions = new ExecutionConsumer(js, jsm, this.names, (o, kind, data, subject) => this.execution(o, kind, data, subject), log, ackWaitMs(config.SCHED_LEASE_TTL_MS));
@@ -220,10 +220,6 @@ export class Scheduler {
   /** The orchestrators this replica owns now. */
   ownedOrchestrators(): string[] {
     return this.leases.owned();
-  }
-
-  private forwardSubject(replicaId: string): string {
-    return `_SCHED.${this.names.prefix}.${replicaId}`;
   }
 
   /**
@@ -420,33 +416,18 @@ export class Scheduler {
     return owner;
   }
 
-  private async forward(owner: string, message: object): Promise<object> {
-    let reply;
-    try {
-      reply = await this.opts.nc.request(this.forwardSubject(owner), JSON.stringify(message), { timeout: 5_000 });
-    } catch {
-      throw new SchedulerError('unavailable', 'the owning replica does not answer (failover in progress); retry');
-    }
-    const r = reply.json<{ ok: true; result: object } | { ok: false; error: { code: ErrorCode; message: string; details?: unknown } }>();
-    if (!r.ok) throw new SchedulerError(r.error.code, r.error.message, r.error.details === undefined ? undefined : { details: r.error.details });
-    return r.result;
+  private forward(owner: string, req: ForwardRequest): Promise<object> {
+    return forward(this.opts.nc, this.names.prefix, owner, req);
   }
 
-  private async serveForwarded(m: Msg): Promise<void> {
-    let reply: object;
-    try {
-      const req = m.json<{ kind: 'command'; o: string; op: Operation; body: unknown } | { kind: 'execution'; o: string; execKind: ExecutionKind; data: string }>();
-      if (!this.leases.owns(req.o)) throw new SchedulerError('unavailable', 'ownership moved; retry');
-      // a takeover of ours still loading the jobs: answer once they are there, as for a request received here
-      await this.gaining.get(req.o)?.adopted;
-      const result = req.kind === 'command' ? await this.local(req.o, req.op, req.body) : (await this.executionHere(req.o, req.execKind, Buffer.from(req.data, 'base64')), {});
-      reply = { ok: true, result };
-    } catch (err) {
-      const e = replyError(err) ?? new SchedulerError('internal', 'forwarded request failed', { cause: err });
-      if (e.code === 'internal') this.opts.log.error({ err }, 'forwarded request failed');
-      reply = { ok: false, error: e.toWire() };
-    }
-    if (m.reply) m.respond(JSON.stringify(reply));
+  /** A request another replica forwarded to this one as the owner. */
+  private async serveForwarded(req: ForwardRequest): Promise<object> {
+    if (!this.leases.owns(req.o)) throw new SchedulerError('unavailable', 'ownership moved; retry');
+    // a takeover of ours still loading the jobs: answer once they are there, as for a request received here
+    await this.gaining.get(req.o)?.adopted;
+    if (req.kind === 'command') return this.local(req.o, req.op, parseCommand(req.op, req.body));
+    await this.executionHere(req.o, req.execKind, Buffer.from(req.data, 'base64'), req.subject);
+    return {};
   }
 
   private async timed(orchestratorId: string, op: Operation, body: unknown): Promise<object> {
@@ -483,53 +464,38 @@ export class Scheduler {
       this.noteRefusal(orchestratorId);
       throw new RateLimitedError(`more than ${this.opts.config.SCHED_RATE_LIMIT} commands a second; retry after ${retryAfterMs} ms`, retryAfterMs);
     }
-    parseCommand(op, raw); // a bad body is invalid_request wherever the orchestrator lives
+    const body = parseCommand(op, raw); // a bad body is invalid_request wherever the orchestrator lives
     if (op === 'create') await this.registry.register(orchestratorId);
     const where = await this.route(orchestratorId, this.registry.has(orchestratorId));
+    // the owner validates the body again: it may run another version
     if (where !== 'here' && where !== null) return this.forward(where, { kind: 'command', o: orchestratorId, op, body: raw });
-    return this.local(orchestratorId, op, raw);
+    return this.local(orchestratorId, op, body);
   }
 
   /** A validated command for an orchestrator this replica owns (or that has no jobs anywhere). */
-  private async local(orchestratorId: string, op: Operation, raw: unknown): Promise<object> {
-    switch (op) {
-      case 'create': {
-        const s = this.supervisors.get(orchestratorId);
-        if (!s || !this.leases.owns(orchestratorId)) throw new SchedulerError('unavailable', 'orchestrator is being taken over; retry');
-        return s.create(parseCommand(op, raw));
-      }
-      case 'list': {
-        const q = parseCommand(op, raw);
-        const s = this.supervisors.get(orchestratorId);
-        if (!s && this.registry.has(orchestratorId)) throw notLoaded();
-        return s?.list(q) ?? { jobs: [] };
-      }
-      case 'show': {
-        const b = parseCommand(op, raw);
-        return this.local_(orchestratorId, b.jobId).show(b);
-      }
-      case 'update': {
-        const b = parseCommand(op, raw);
-        return this.local_(orchestratorId, b.jobId).update(b);
-      }
-      case 'pause': {
-        const b = parseCommand(op, raw);
-        return this.local_(orchestratorId, b.jobId).pause(b);
-      }
-      case 'resume': {
-        const b = parseCommand(op, raw);
-        return this.local_(orchestratorId, b.jobId).resume(b);
-      }
-      case 'delete': {
-        const b = parseCommand(op, raw);
-        return this.local_(orchestratorId, b.jobId).delete(b);
-      }
-      case 'run_now': {
-        const b = parseCommand(op, raw);
-        return this.local_(orchestratorId, b.jobId).runNow(b);
-      }
-    }
+  private local<Op extends Operation>(orchestratorId: string, op: Op, body: CommandBody<Op>): Promise<object> {
+    return (this.handlers[op] as (o: string, b: CommandBody<Op>) => Promise<object>)(orchestratorId, body);
   }
+
+  /** The operations of SPEC §4, each with its validated body, for an orchestrator handled here. */
+  private readonly handlers: { [Op in Operation]: (o: string, body: CommandBody<Op>) => Promise<object> } = {
+    create: async (o, b) => {
+      const s = this.supervisors.get(o);
+      if (!s || !this.leases.owns(o)) throw new SchedulerError('unavailable', 'orchestrator is being taken over; retry');
+      return s.create(b);
+    },
+    list: async (o, q) => {
+      const s = this.supervisors.get(o);
+      if (!s && this.registry.has(o)) throw notLoaded();
+      return s?.list(q) ?? { jobs: [] };
+    },
+    show: async (o, b) => this.local_(o, b.jobId).show(b),
+    update: async (o, b) => this.local_(o, b.jobId).update(b),
+    pause: async (o, b) => this.local_(o, b.jobId).pause(b),
+    resume: async (o, b) => this.local_(o, b.jobId).resume(b),
+    delete: async (o, b) => this.local_(o, b.jobId).delete(b),
+    run_now: async (o, b) => this.local_(o, b.jobId).runNow(b),
+  };
 
   /**
    * The supervisor of the orchestrator that may hold `jobId`: `not_found` when the orchestrator
@@ -547,7 +513,7 @@ export class Scheduler {
   async execution(orchestratorId: string, kind: ExecutionKind, data: Uint8Array, subject = ''): Promise<void> {
     const where = isValidId(orchestratorId) ? await this.route(orchestratorId, this.registry.has(orchestratorId)) : null;
     if (where !== 'here' && where !== null) {
-      await this.forward(where, { kind: 'execution', o: orchestratorId, execKind: kind, data: Buffer.from(data).toString('base64') });
+      await this.forward(where, { kind: 'execution', o: orchestratorId, execKind: kind, subject, data: Buffer.from(data).toString('base64') });
       return;
     }
     await this.executionHere(orchestratorId, kind, data, subject);

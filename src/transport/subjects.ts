@@ -31,3 +31,9 @@ export const heartbeatSubject = (p: string, o: string): string => `${p}.${o}.exe
 export const executionWildcard = (p: string): string => `${p}.*.execution.>`;
 export const eventSubject = (p: string, o: string, jobId: string, type: string): string => `${p}.${o}.events.${jobId}.${type}`;
 export const eventWildcard = (p: string): string => `${p}.*.events.>`;
+
+/**
+ * Internal: where a replica receives the commands and execution messages that another replica
+ * forwards to it as the orchestrator's owner (not part of the public contract).
+ */
+export const forwardSubject = (p: string, replicaId: string): string => `_SCHED.${p}.${replicaId}`;
