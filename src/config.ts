@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PREFIX_PATTERN } from './contract/ids.js';
 import { parseDuration } from './schedule/index.js';
 
 const duration = z.string().transform((s, ctx) => {
@@ -28,7 +29,7 @@ const envSchema = z.object({
   NATS_KEY: z.string().optional(),
   SCHED_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a single subject token of letters, digits, _ or - (at most 32)')
+    .regex(PREFIX_PATTERN, 'must be a single subject token of letters, digits, _ or - (at most 32)')
     .default('sched'),
   SCHED_HTTP_PORT: int(0, 65535).default(9464),
   /** Bind address of the HTTP endpoint; unset: every interface. */

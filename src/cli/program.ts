@@ -6,7 +6,7 @@ import { SchedulerClient, sinceToEpochMs } from '../client/client.js';
 import { isSchedulerClientError, type SchedulerClientError } from '../client/errors.js';
 import type { JobView } from '../client/types.js';
 import { JobState, MisfirePolicy, OverlapPolicy, values } from '../contract/constants.js';
-import { isValidId } from '../contract/ids.js';
+import { ID_PATTERN, PREFIX_PATTERN, isValidId, isValidPrefix, mustMatch } from '../contract/ids.js';
 import { connectionOptions, type NatsSettings } from '../transport/connection.js';
 import { parseDuration } from '../schedule/duration.js';
 import { ConfigError, loadConfig } from '../config.js';
@@ -97,16 +97,20 @@ class Session {
     if (orchestratorId === undefined || orchestratorId === '') {
       throw new UsageError('an orchestrator is required: -o/--orchestrator <id> or SCHED_ORCHESTRATOR');
     }
-    if (!isValidId(orchestratorId)) throw new UsageError(`orchestrator "${orchestratorId}" must match ^[A-Za-z0-9_-]{1,64}$`);
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(this.g.prefix)) throw new UsageError(`prefix "${this.g.prefix}" must match ^[A-Za-z0-9_-]{1,32}$`);
+    if (!isValidId(orchestratorId)) throw new UsageError(`orchestrator "${orchestratorId}" ${mustMatch(ID_PATTERN)}`);
+    this.checkPrefix();
     const nc = await this.connect();
     return new SchedulerClient({ nc, prefix: this.g.prefix, orchestratorId, timeoutMs: this.g.timeout });
   }
 
   /** A connection without an orchestrator (for operator commands). */
   async connection(): Promise<NatsConnection> {
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(this.g.prefix)) throw new UsageError(`prefix "${this.g.prefix}" must match ^[A-Za-z0-9_-]{1,32}$`);
+    this.checkPrefix();
     return this.connect();
+  }
+
+  private checkPrefix(): void {
+    if (!isValidPrefix(this.g.prefix)) throw new UsageError(`prefix "${this.g.prefix}" ${mustMatch(PREFIX_PATTERN)}`);
   }
 
   private async connect(): Promise<NatsConnection> {
@@ -393,7 +397,7 @@ Exit codes: 0 ok, 1 error from the scheduler ("error <code>: <message>"), 2 usag
     .option('-f, --follow', 'keep waiting for new events (Ctrl-C ends)')
     .action(
       action(async (s, g, jobId: string | undefined, o: { since?: string; follow?: boolean }) => {
-        if (jobId !== undefined && !isValidId(jobId)) throw new UsageError(`jobId "${jobId}" must match ^[A-Za-z0-9_-]{1,64}$`);
+        if (jobId !== undefined && !isValidId(jobId)) throw new UsageError(`jobId "${jobId}" ${mustMatch(ID_PATTERN)}`);
         if (o.since !== undefined && sinceToEpochMs(o.since, Date.now()) === null) {
           throw new UsageError(`--since "${o.since}": give an ISO-8601 instant with an offset or a duration (15m, 2h, 1d)`);
         }

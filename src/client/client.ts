@@ -2,7 +2,7 @@ import { jetstream, type Consumer, type ConsumerMessages, DeliverPolicy } from '
 import { NoRespondersError, RequestError, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { Operation } from '../contract/constants.js';
 import type { WireError } from '../contract/errors.js';
-import { isValidId } from '../contract/ids.js';
+import { ID_PATTERN, PREFIX_PATTERN, isValidId, isValidPrefix, mustMatch, parseInstant } from '../contract/ids.js';
 import { parseDuration } from '../schedule/duration.js';
 import { commandSubject, names } from '../transport/subjects.js';
 import { InternalError, InvalidRequestError, LimitExceededError, UnavailableError, errorFromWire, type RequestContext } from './errors.js';
@@ -27,8 +27,6 @@ export const DEFAULT_RATE_LIMIT_RETRIES = 5;
 /** The longest the client waits before one retry of a rate-limited command, whatever the scheduler says. */
 const MAX_RETRY_DELAY_MS = 30_000;
 const encoder = new TextEncoder();
-/** `SCHED_PREFIX` as the scheduler accepts it (src/config.ts). */
-const PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
 export interface SchedulerClientOptions {
   /**
@@ -91,10 +89,10 @@ export class SchedulerClient {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.rateLimitRetries = opts.rateLimitRetries ?? DEFAULT_RATE_LIMIT_RETRIES;
     // Both end up as subject tokens: a `.`, `*` or `>` would reach other subjects.
-    const bad = !PREFIX_PATTERN.test(this.prefix)
-      ? { path: 'prefix', message: 'must match ^[A-Za-z0-9_-]{1,32}$' }
+    const bad = !isValidPrefix(this.prefix)
+      ? { path: 'prefix', message: mustMatch(PREFIX_PATTERN) }
       : !isValidId(this.orchestratorId)
-        ? { path: 'orchestratorId', message: 'must match ^[A-Za-z0-9_-]{1,64}$' }
+        ? { path: 'orchestratorId', message: mustMatch(ID_PATTERN) }
         : !Number.isSafeInteger(this.rateLimitRetries) || this.rateLimitRetries < 0
           ? { path: 'rateLimitRetries', message: 'must be an integer, 0 or more' }
           : null;
@@ -168,7 +166,7 @@ export class SchedulerClient {
   events(opts: EventsOptions = {}): EventStream {
     const ctx: RequestContext = { orchestratorId: this.orchestratorId, operation: 'events', jobId: opts.jobId };
     if (opts.jobId !== undefined && !isValidId(opts.jobId)) {
-      throw new InvalidRequestError({ ...ctx, message: `jobId "${opts.jobId}" must match ^[A-Za-z0-9_-]{1,64}$` });
+      throw new InvalidRequestError({ ...ctx, message: `jobId "${opts.jobId}" ${mustMatch(ID_PATTERN)}` });
     }
     const filter = `${this.prefix}.${this.orchestratorId}.events.${opts.jobId ?? '*'}.>`;
     let start: string | undefined;
@@ -276,17 +274,16 @@ function isNoResponders(err: unknown): boolean {
   return (err as { cause?: unknown } | null)?.cause instanceof NoRespondersError;
 }
 
-/** An ISO-8601 date-time with an explicit offset, as the wire accepts instants (`instantSchema`). */
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
-
-/** `since` as epoch ms: a Date, epoch ms, an ISO-8601 instant with an offset, or a duration ago. */
+/**
+ * `since` as epoch ms: a Date, epoch ms, an ISO-8601 instant with an offset as the scheduler
+ * accepts instants (`INSTANT_PATTERN`: `Z`, `+hh:mm` or `+hhmm`, not an hour-only `+hh`), or a
+ * duration ago. Anything else is null.
+ */
 export function sinceToEpochMs(since: Date | number | string, now: number): number | null {
   if (since instanceof Date) return Number.isFinite(since.getTime()) ? since.getTime() : null;
   if (typeof since === 'number') return Number.isFinite(since) ? since : null;
-  if (ISO_INSTANT.test(since)) {
-    const ms = Date.parse(since);
-    return Number.isFinite(ms) ? ms : null;
-  }
+  const instant = parseInstant(since);
+  if (instant !== null) return instant;
   try {
     return now - parseDuration(since);
   } catch {

@@ -59,7 +59,17 @@ export {
 } from '../contract/constants.js';
 export { ErrorCode } from '../contract/errors.js';
 export type { IssueDetail, WireError } from '../contract/errors.js';
-export { ID_PATTERN, EXECUTION_ID_PATTERN, isValidId } from '../contract/ids.js';
+export {
+  ID_PATTERN,
+  EXECUTION_ID_PATTERN,
+  PREFIX_PATTERN,
+  INSTANT_PATTERN,
+  WIRE_INSTANT_PATTERN,
+  isValidId,
+  isValidExecutionId,
+  isValidPrefix,
+  parseInstant,
+} from '../contract/ids.js';
 export {
   idSchema,
   executionIdSchema,

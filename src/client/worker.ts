@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { isValidId } from '../contract/ids.js';
+import { ID_PATTERN, PREFIX_PATTERN, isValidId, isValidPrefix, mustMatch } from '../contract/ids.js';
 import { completedSubject, dispatchSubject, heartbeatSubject } from '../transport/subjects.js';
 import { DEFAULT_PREFIX } from './client.js';
 import type { ActionType, Dispatch } from './types.js';
@@ -106,8 +106,8 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
     super();
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.orchestratorId = opts.orchestratorId;
-    if (!isValidId(this.orchestratorId)) throw new Error(`orchestratorId "${this.orchestratorId}" must match ^[A-Za-z0-9_-]{1,64}$`);
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(this.prefix)) throw new Error(`prefix "${this.prefix}" must match ^[A-Za-z0-9_-]{1,32}$`);
+    if (!isValidId(this.orchestratorId)) throw new Error(`orchestratorId "${this.orchestratorId}" ${mustMatch(ID_PATTERN)}`);
+    if (!isValidPrefix(this.prefix)) throw new Error(`prefix "${this.prefix}" ${mustMatch(PREFIX_PATTERN)}`);
     this.js = jetstream(opts.nc);
     this.concurrency = opts.concurrency ?? 100;
     this.heartbeatMs = opts.heartbeatMs ?? 10_000;

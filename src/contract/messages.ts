@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CompletionStatus, DispatchFailure, EventType, ExecutionResult, JobState, MisfirePolicy, OverlapPolicy, Operation, Trigger, values } from './constants.js';
 import { ErrorCode } from './errors.js';
+import { WIRE_INSTANT_PATTERN } from './ids.js';
 import {
   commandSchemas,
   completionSchema,
@@ -25,7 +26,7 @@ export { completionSchema, dispatchReplySchema, heartbeatSchema };
 /** An instant as the scheduler writes it: ISO-8601 UTC with milliseconds. */
 export const wireInstantSchema = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
+  .regex(WIRE_INSTANT_PATTERN)
   .meta({ format: 'date-time', description: 'ISO-8601 UTC instant with milliseconds (2026-11-27T09:00:00.000Z)' });
 
 const ms = z.number().min(0).meta({ description: 'milliseconds' });

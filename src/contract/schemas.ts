@@ -2,25 +2,23 @@ import { z } from 'zod';
 import { parseDuration } from '../schedule/index.js';
 import { CompletionStatus, JobState, MisfirePolicy, OverlapPolicy, values, type Operation } from './constants.js';
 import type { IssueDetail } from './errors.js';
-import { EXECUTION_ID_PATTERN, ID_PATTERN } from './ids.js';
+import { EXECUTION_ID_PATTERN, ID_PATTERN, mustMatch, parseInstant } from './ids.js';
 
 /**
  * zod schemas of every message body (SPEC §4–§5). Command bodies are strict: an unknown field is
  * `invalid_request`. Durations and instants are parsed here and come out as epoch/ms numbers.
  */
 
-export const idSchema = z.string().regex(ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,64}$');
-export const executionIdSchema = z.string().regex(EXECUTION_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,128}$');
+export const idSchema = z.string().regex(ID_PATTERN, mustMatch(ID_PATTERN));
+export const executionIdSchema = z.string().regex(EXECUTION_ID_PATTERN, mustMatch(EXECUTION_ID_PATTERN));
 
-/** Date-time with seconds and fraction optional and an explicit offset: `Z`, `+hh:mm` or `+hhmm`. */
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 /** Largest instant handled: year 9999. Far enough for any schedule, far from Date's limits. */
 export const MAX_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-/** An ISO-8601 date-time with an explicit offset; yields epoch ms. */
+/** An ISO-8601 date-time with an explicit offset (`INSTANT_PATTERN`); yields epoch ms. */
 export const instantSchema = z.string().max(64).transform((s, ctx) => {
-  const ms = ISO_DATE_TIME.test(s) ? Date.parse(s) : Number.NaN;
-  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_INSTANT) {
+  const ms = parseInstant(s);
+  if (ms === null || ms < 0 || ms > MAX_INSTANT) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date-time with an offset (e.g. 2026-11-27T09:00:00.000Z) between 1970 and 9999' });
     return z.NEVER;
   }
