@@ -179,8 +179,8 @@ function entriesOf(values: { value: unknown; doc: Document.Parsed | undefined }[
   return entries;
 }
 
-/** The spec fields of a job view. */
-export function specOf(view: JobView | Record<string, unknown>): Record<string, unknown> {
+/** The spec fields of a job view (as the client reads it, or as the server renders it with `toView`). */
+export function specOf(view: object): Record<string, unknown> {
   const v = view as Record<string, unknown>;
   return Object.fromEntries(SPEC_FIELDS.filter((k) => v[k] !== undefined).map((k) => [k, v[k]]));
 }

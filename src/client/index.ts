@@ -31,6 +31,7 @@ export type {
   ActionType,
   CreateJobInput,
   Dispatch,
+  DispatchRequest,
   JobDetails,
   JobPage,
   JobPatch,
@@ -42,8 +43,8 @@ export type {
   SchedulerEvent,
   Target,
   UpdateOptions,
+  WireSchedule,
 } from './types.js';
-export type { WireSchedule } from '../core/view.js';
 
 // The wire contract (SPEC §2–§7)
 export {

@@ -1,12 +1,12 @@
 /**
  * The types an orchestrator programs against: request bodies as the scheduler accepts them
- * (derived from the zod schemas of `src/contract/schemas.ts`, so they cannot drift), replies,
- * dispatches and audit events (SPEC §4–§7).
+ * (the input of the zod schemas of `src/contract/schemas.ts`), replies and dispatches as it sends
+ * them (the output of the schemas of `src/contract/messages.ts`), so they cannot drift; and audit
+ * events (SPEC §4–§7).
  */
 import type { z } from 'zod';
 import type { AuditEvent } from '../core/record.js';
-import type { JobView } from '../core/view.js';
-import type { DispatchRequest } from '../transport/dispatcher.js';
+import type { DispatchRequest, JobDetails, JobPage, JobView, RunNowResult, WireSchedule } from '../contract/messages.js';
 import type {
   createBodySchema,
   listBodySchema,
@@ -14,6 +14,7 @@ import type {
   pauseBodySchema,
   runNowBodySchema,
   Target,
+  updateBodySchema,
 } from '../contract/schemas.js';
 
 /**
@@ -34,34 +35,23 @@ export type PauseOptions = Omit<z.input<typeof pauseBodySchema>, 'jobId'>;
 /** Options of `run_now` (the body without `jobId`): `inputs` replace the target's inputs/args. */
 export type RunNowOptions = Omit<z.input<typeof runNowBodySchema>, 'jobId'>;
 
-/** Options of `update` besides the patch. */
-export interface UpdateOptions {
-  /** Refuse with `conflict` unless the job is at this revision. */
-  expectedRevision?: number;
-}
+/** Options of `update` besides the patch: `expectedRevision` refuses with `conflict` unless the job is at that revision. */
+export type UpdateOptions = Pick<z.input<typeof updateBodySchema>, 'expectedRevision'>;
 
-/** The job view of SPEC §4. `show` adds `nextRuns`. */
-export type { JobView };
-
-/** A job view as `show` returns it: with the next 5 slots. */
-export type JobDetails = JobView & { nextRuns: string[] };
-
-/** A page of `list`. `nextCursor` is present when more jobs match. */
-export interface JobPage {
-  jobs: JobView[];
-  nextCursor?: string;
-}
-
-/** The reply of `run_now`. */
-export interface RunNowResult {
-  executionId: string;
-}
+/**
+ * The job view of SPEC §4 (`JobView`), as `show` returns it with the next 5 slots
+ * (`JobDetails`), a page of `list` (`JobPage`: `nextCursor` when more jobs match), the reply of
+ * `run_now` (`RunNowResult`), and a schedule as the view shows it (`WireSchedule`).
+ */
+export type { JobView, JobDetails, JobPage, RunNowResult, WireSchedule };
 
 /** An audit event as read from `P_EVENTS` (SPEC §7). */
 export type SchedulerEvent = AuditEvent;
 
 /** A dispatch request as the scheduler sends it to `P.<o>.dispatch.<actionType>` (SPEC §5). */
 export type Dispatch<A extends Target = Target> = Omit<DispatchRequest, 'action'> & { action: A };
+
+export type { DispatchRequest };
 
 /** The target types, which are also the last token of the dispatch subject. */
 export type ActionType = Target['type'];

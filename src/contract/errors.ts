@@ -2,6 +2,8 @@
  * The error contract of SPEC §4: every failed command replies
  * `{ok: false, error: {code, message, details?}}` plus the NATS micro error headers.
  */
+import type { IssueDetail, WireError } from './messages.js';
+
 export const ErrorCode = {
   invalid_request: 400,
   not_found: 404,
@@ -15,18 +17,8 @@ export const ErrorCode = {
 
 export type ErrorCode = keyof typeof ErrorCode;
 
-/** One problem found in a request body: where (`a.b.0`) and what. */
-export interface IssueDetail {
-  path: string;
-  message: string;
-}
-
-/** The `error` member of a failed reply. */
-export interface WireError {
-  code: ErrorCode;
-  message: string;
-  details?: unknown;
-}
+/** `IssueDetail` (`{path, message}`) and `WireError` (`{code, message, details?}`): the output of their schemas. */
+export type { IssueDetail, WireError };
 
 /** An error meant for the client: it carries its wire code and optional details. */
 export class SchedulerError extends Error {

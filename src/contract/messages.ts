@@ -95,7 +95,6 @@ export const jobViewSchema = z
     updatedAt: wireInstantSchema,
   })
   .meta({ title: 'JobView' });
-export type JobViewMessage = z.infer<typeof jobViewSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Command replies (SPEC §4)
@@ -181,6 +180,28 @@ export const pubAckSchema = z
     duplicate: z.boolean().optional(),
   })
   .meta({ title: 'PubAck' });
+
+// ---------------------------------------------------------------------------------------------
+// The types of these messages: the output of their schemas, so a change of a schema changes its
+// type. The client (src/client/types.ts) re-exports them; nothing writes them out again.
+// ---------------------------------------------------------------------------------------------
+
+/** A schedule as the job view shows it. */
+export type WireSchedule = z.output<typeof wireScheduleSchema>;
+/** The job view of SPEC §4, as create, show, update, pause, resume and list reply it. */
+export type JobView = z.output<typeof jobViewSchema>;
+/** A job view as `show` returns it: with the next 5 slots. */
+export type JobDetails = z.output<typeof showReplySchema>['job'];
+/** A page of `list`. `nextCursor` is present when more jobs match. */
+export type JobPage = Omit<z.output<typeof listReplySchema>, 'ok'>;
+/** The reply of `run_now`. */
+export type RunNowResult = Omit<z.output<typeof runNowReplySchema>, 'ok'>;
+/** The body of a dispatch request (SPEC §5). */
+export type DispatchRequest = z.output<typeof dispatchRequestSchema>;
+/** One problem found in a request body: where (`a.b.0`) and what. */
+export type IssueDetail = z.output<typeof issueDetailSchema>;
+/** The `error` member of a failed reply. */
+export type WireError = z.output<typeof wireErrorSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Audit events (SPEC §7)
