@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { SchedulerError } from '../contract/errors.js';
 import type { AuditEvent, JobRecord } from '../core/record.js';
 import type { JobEvent, JobMachine } from '../machines/jobMachine.js';
-import { emitEvent, nextWakeAt } from '../machines/jobLogic.js';
+import { emitEvent, nextWakeAt, type Outcome } from '../machines/jobLogic.js';
 import type { EventPublisher } from '../transport/eventPublisher.js';
 import type { DispatchOutcome, DispatchRequest, Dispatcher } from '../transport/dispatcher.js';
 import type { JobStore } from '../store/jobStore.js';
@@ -42,6 +42,12 @@ export type JobInput = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 
 
 const SETTLED: Promise<unknown> = Promise.resolve();
 
+/** What an event did: the record after it, and the outcome the machine decided for a command (else null). */
+export interface Applied {
+  record: JobRecord;
+  outcome: Outcome | null;
+}
+
 /** Whether two records hold the same content: the same field values by identity, else equal JSON. */
 export function sameContent(a: JobRecord, b: JobRecord): boolean {
   if (a === b) return true;
@@ -73,6 +79,8 @@ export class JobActor {
    * and of a record adopted by `reconcile`. They stay in every outbox written until published.
    */
   private unconfirmed: Set<string> | null = null;
+  /** The outcome the machine emitted for the step being applied (a command's reply). */
+  private outcome: { step: number; outcome: Outcome } | null = null;
 
   constructor(
     private readonly deps: JobActorDeps,
@@ -107,19 +115,27 @@ export class JobActor {
   }
 
   /**
-   * A command: `prepare` sees the current record inside the queue (to check a revision, say) and
-   * returns the event to send, or null for a no-op.
+   * A command: sends its event and carries out its effects; resolves with the record after it and
+   * the outcome the machine decided (what the reply says: an execution id, a refusal).
    */
-  command(prepare: (r: JobRecord) => JobInput | null): Promise<JobRecord> {
+  command(input: JobInput): Promise<Applied> {
+    return this.run(() => this.apply(input));
+  }
+
+  /**
+   * A command whose event `prepare` builds from the current record inside the queue, or null for a
+   * no-op. (For update until its decision moves into the machine.)
+   */
+  prepared(prepare: (r: JobRecord) => JobInput | null): Promise<JobRecord> {
     return this.run(async () => {
       const input = prepare(this.record);
-      return input === null ? this.record : this.apply(input);
+      return input === null ? this.record : (await this.apply(input)).record;
     });
   }
 
   /** Sends an event and carries out its effects; resolves with the record after it. */
   send(input: JobInput): Promise<JobRecord> {
-    return this.run(() => this.apply(input));
+    return this.run(async () => (await this.apply(input)).record);
   }
 
   /**
@@ -204,17 +220,28 @@ export class JobActor {
     // A root actor's error with no observer is rethrown by XState (a crash); a child's goes to its
     // parent (which ignores it). Either way the error is read from the snapshot in `apply`.
     if (!parent) actor.subscribe({ error: () => undefined });
+    actor.on('outcome', (e) => {
+      this.outcome = { step: e.step, outcome: e.outcome };
+    });
     actor.start();
     return actor;
   }
 
-  private async apply(input: JobInput): Promise<JobRecord> {
+  /** The outcome the machine emitted in `step` (null when it emitted none: not a command, or unhandled). */
+  private outcomeOf(step: number): Outcome | null {
+    const o = this.outcome;
+    return o !== null && o.step === step ? o.outcome : null;
+  }
+
+  private async apply(input: JobInput): Promise<Applied> {
     if (this.stopped) throw new SchedulerError('not_found', `job "${this.persisted.jobId}" not found`);
     if (!this.mayAct()) throw new SchedulerError('unavailable', 'this replica no longer owns the orchestrator');
     const before = this.actor.getSnapshot();
     const step = this.step++;
+    this.outcome = null;
     this.actor.send({ ...input, now: this.deps.clock.now(), step } as JobEvent);
     const after = this.actor.getSnapshot();
+    const outcome = this.outcomeOf(step);
     if (after.status === 'error') {
       await this.fault(after.error, input.type);
       throw new SchedulerError('internal', `job "${this.persisted.jobId}" faulted and was restarted`);
@@ -224,7 +251,7 @@ export class JobActor {
     // nothing due, a heartbeat of an unknown execution) writes nothing. The pure logic returns the
     // fields it did not change as they were, so a field-by-field identity check settles nearly
     // every no-op; the JSON comparison only runs when some field is a new object.
-    if (after.status !== 'done' && sameContent(after.context, before.context)) return after.context;
+    if (after.status !== 'done' && sameContent(after.context, before.context)) return { record: after.context, outcome };
     try {
       if (!this.mayAct()) throw new SchedulerError('unavailable', 'lease lost');
       if (after.status === 'done') {
@@ -246,7 +273,7 @@ export class JobActor {
       }
     }
     await this.effects(record, step);
-    return record;
+    return { record, outcome };
   }
 
   /**

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { SchedulerError, invalidRequest, notFound } from '../contract/errors.js';
-import { runNowExecutionId } from '../contract/ids.js';
 import { commandSchemas, issueDetails, type CommandBody, type Completion } from '../contract/schemas.js';
 import type { Operation } from '../contract/constants.js';
 import type { AuditEvent, JobRecord } from '../core/record.js';
 import { applyPatch, checkInputSize, normalizeSpec, type SpecLimits } from '../core/spec.js';
 import { toView, type JobView } from '../core/view.js';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { newRecord } from '../machines/jobLogic.js';
+import { newRecord, type Outcome } from '../machines/jobLogic.js';
 import { supervisorMachine, type SupervisorMachine } from '../machines/supervisorMachine.js';
 import { KeyExistsError } from '../store/jobStore.js';
 import { JobActor, type JobActorDeps } from './jobActor.js';
@@ -44,6 +43,17 @@ export function looseEvent(
     ...(executionId !== null && { executionId }),
     data,
   };
+}
+
+/**
+ * A command's outcome as its reply: a refusal (decided by the job machine) becomes the error with
+ * its code, message and details; no outcome at all (the machine did not handle the command) is an
+ * internal error.
+ */
+export function okOrThrow(outcome: Outcome | null, command: string): Extract<Outcome, { ok: true }> {
+  if (outcome === null) throw new SchedulerError('internal', `${command} was not handled`);
+  if (!outcome.ok) throw new SchedulerError(outcome.code, outcome.message, outcome.details === undefined ? undefined : { details: outcome.details });
+  return outcome;
 }
 
 const encodeCursor = (jobId: string): string => Buffer.from(jobId, 'utf8').toString('base64url');
@@ -176,7 +186,7 @@ export class Supervisor {
   }
 
   async update({ jobId, patch, expectedRevision }: CommandBody<'update'>): Promise<{ job: JobView }> {
-    const record = await this.actor(jobId).command((r) => {
+    const record = await this.actor(jobId).prepared((r) => {
       if (expectedRevision !== undefined && r.revision !== expectedRevision) {
         throw new SchedulerError('conflict', `revision is ${r.revision}, not ${expectedRevision}`, {
           details: { revision: r.revision },
@@ -207,17 +217,10 @@ export class Supervisor {
 
   async runNow({ jobId, inputs, ignoreOverlap }: CommandBody<'run_now'>): Promise<{ executionId: string }> {
     if (inputs !== undefined) checkInputSize(inputs, 'inputs', this.limits);
-    let executionId = '';
-    const record = await this.actor(jobId).command((r) => {
-      executionId = runNowExecutionId(r.incarnation, r.runNowSeq + 1);
-      return { type: 'RUN_NOW', inputs, ignoreOverlap: ignoreOverlap ?? false };
-    });
-    if (!record.active.some((a) => a.executionId === executionId)) {
-      throw new SchedulerError('overlap', `job "${jobId}" has an active execution and its overlap policy is "${record.spec.overlapPolicy}"`, {
-        details: { activeExecutions: record.active.map((a) => a.executionId) },
-      });
-    }
-    return { executionId };
+    const { outcome } = await this.actor(jobId).command({ type: 'RUN_NOW', inputs, ignoreOverlap: ignoreOverlap ?? false });
+    const ok = okOrThrow(outcome, 'RUN_NOW');
+    if (ok.executionId === undefined) throw new SchedulerError('internal', 'run_now dispatched no execution');
+    return { executionId: ok.executionId };
   }
 
   /** A completion that parsed: handled by its job, or audited as rejected when the job is unknown. */

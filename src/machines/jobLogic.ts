@@ -237,11 +237,46 @@ export function expireDeadlines(r: Ctx, step: number, now: number): Ctx {
   return next;
 }
 
-/** `run_now`: the id of the new execution is `runNowExecutionId(incarnation, runNowSeq + 1)`. */
-export function runNow(r: Ctx, step: number, now: number, inputs: unknown, ignoreOverlap: boolean): Ctx {
-  if (!ignoreOverlap && r.active.length > 0 && r.spec.overlapPolicy !== 'allow') return r;
+/**
+ * What a command replies with, decided with the record it changes: `ok` (with what the reply
+ * carries) or a refusal with its error code, message and details (SPEC §8). The job actor hands
+ * it to the supervisor, which turns it into the reply; nothing outside decides it again.
+ */
+export type Refusal = { ok: false; code: 'overlap' | 'conflict' | 'invalid_request'; message: string; details?: unknown };
+export type Outcome = { ok: true; executionId?: string } | Refusal;
+
+/** A decision of a command: the record after it and the outcome its reply carries. */
+export interface Decided {
+  record: Ctx;
+  outcome: Outcome;
+}
+
+/**
+ * Whether `run_now` is refused for overlap (SPEC §6): an execution is active, the overlap policy
+ * is not `allow` and the request does not say `ignoreOverlap`.
+ */
+export const runNowOverlaps = (r: JobRecord, ignoreOverlap: boolean): boolean =>
+  !ignoreOverlap && r.active.length > 0 && r.spec.overlapPolicy !== 'allow';
+
+/**
+ * `run_now`: dispatched at once as `runNowExecutionId(incarnation, runNowSeq + 1)`, whose id the
+ * outcome carries; refused with `overlap` (the active executions as details) when it would overlap.
+ */
+export function runNow(r: Ctx, step: number, now: number, inputs: unknown, ignoreOverlap: boolean): Decided {
+  if (runNowOverlaps(r, ignoreOverlap)) {
+    return {
+      record: r,
+      outcome: {
+        ok: false,
+        code: 'overlap',
+        message: `job "${r.jobId}" has an active execution and its overlap policy is "${r.spec.overlapPolicy}"`,
+        details: { activeExecutions: r.active.map((a) => a.executionId) },
+      },
+    };
+  }
   const seq = r.runNowSeq + 1;
-  return dispatch({ ...r, runNowSeq: seq }, step, now, now, 'run_now', runNowExecutionId(r.incarnation, seq), inputs);
+  const executionId = runNowExecutionId(r.incarnation, seq);
+  return { record: dispatch({ ...r, runNowSeq: seq }, step, now, now, 'run_now', executionId, inputs), outcome: { ok: true, executionId } };
 }
 
 export function dispatchAttempt(r: Ctx, step: number, now: number, executionId: string, attempt: number): Ctx {

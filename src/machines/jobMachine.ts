@@ -1,4 +1,4 @@
-import { assertEvent, assign, setup } from 'xstate';
+import { assertEvent, assign, enqueueActions, setup } from 'xstate';
 import type { CompletionStatus, DispatchFailure, JobState } from '../contract/constants.js';
 import type { ActiveExecution, JobRecord } from '../core/record.js';
 import type { JobSpec } from '../core/spec.js';
@@ -22,6 +22,12 @@ export type JobEvent = { now: number; step: number } & (
   | { type: 'UPDATE'; spec: JobSpec; changed: string[]; scheduleChanged: boolean }
   | { type: 'DELETE' }
 );
+
+/**
+ * What the machine emits besides its record: the outcome of a command (RUN_NOW, UPDATE) for the
+ * step that carried it, which the job actor hands back to the caller (the supervisor's reply).
+ */
+export type JobEmitted = { type: 'outcome'; step: number; outcome: L.Outcome };
 
 /** The executions an event ends: timeouts (TICK), a completion, a failed dispatch; other events end none. */
 function endedBy(event: JobEvent): (a: ActiveExecution) => boolean {
@@ -64,6 +70,7 @@ export const jobMachine = setup({
     context: {} as JobRecord,
     input: {} as JobRecord,
     events: {} as JobEvent,
+    emitted: {} as JobEmitted,
   },
   guards: {
     /** boot: the record calls for this state. */
@@ -108,9 +115,12 @@ export const jobMachine = setup({
     bufferSlot: assign(({ context, event }) => L.fireDue(context, event.step, event.now, 'buffer')),
     /** due: the missed slots are counted and audited, none fires. */
     countMissed: assign(({ context, event }) => L.fireDue(context, event.step, event.now)),
-    runNow: assign(({ context, event }) => {
+    /** The record after the run-now decision, and its outcome (the execution id, or `overlap`) emitted. */
+    runNow: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'RUN_NOW');
-      return L.runNow(context, event.step, event.now, event.inputs, event.ignoreOverlap);
+      const { record, outcome } = L.runNow(context, event.step, event.now, event.inputs, event.ignoreOverlap);
+      enqueue.assign(() => record);
+      enqueue.emit({ type: 'outcome', step: event.step, outcome });
     }),
     attempt: assign(({ context, event }) => {
       assertEvent(event, 'DISPATCH_ATTEMPT');

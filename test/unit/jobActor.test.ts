@@ -233,3 +233,22 @@ describe('JobActor: the outbox keeps what is not yet published', () => {
     expect(b.events.map((e) => e.type)).toContain('job.created');
   });
 });
+
+describe('JobActor: a command replies with the outcome the machine decided', () => {
+  it('run_now: the execution id comes from the machine; an overlap refusal writes nothing and dispatches nothing', async () => {
+    const b = bed();
+    const r = record({ overlapPolicy: 'skip' });
+    const a = new JobActor(b.deps(), { record: r, revision: b.store.put(r) });
+    await a.recover();
+    const ok = await a.command({ type: 'RUN_NOW', ignoreOverlap: false });
+    expect(ok.outcome).toEqual({ ok: true, executionId: ok.record.active[0]!.executionId });
+    expect(b.dispatches.map((d) => d.executionId)).toEqual([ok.record.active[0]!.executionId]);
+    const writes = b.store.writes;
+    const refused = await a.command({ type: 'RUN_NOW', inputs: { x: 1 }, ignoreOverlap: false });
+    expect(refused.outcome).toMatchObject({ ok: false, code: 'overlap', details: { activeExecutions: [ok.record.active[0]!.executionId] } });
+    expect(b.store.writes).toBe(writes);
+    expect(b.dispatches).toHaveLength(1);
+    // an event that is no command has no outcome
+    expect((await a.command({ type: 'TICK' })).outcome).toBeNull();
+  });
+});

@@ -14,6 +14,7 @@ import {
   pause,
   resume,
   runNow,
+  runNowOverlaps,
   update,
 } from '../../src/machines/jobLogic.js';
 import { jobMachine } from '../../src/machines/jobMachine.js';
@@ -226,7 +227,7 @@ describe('several active executions (allow, or run_now with ignoreOverlap)', () 
   it('buffer_one: the buffered slot waits until no execution at all is active', () => {
     let r = record({ overlapPolicy: 'buffer_one' });
     r = fireDue(r, 1, T0 + 10 * S);
-    r = runNow(r, 2, T0 + 11 * S, undefined, true);
+    r = runNow(r, 2, T0 + 11 * S, undefined, true).record;
     r = fireDue(r, 3, T0 + 20 * S);
     expect(r.bufferedSlot).toEqual({ scheduledAt: T0 + 20 * S });
     r = completed(r, 4, T0 + 21 * S, { executionId: slot(1), status: 'succeeded' });
@@ -307,17 +308,44 @@ describe('dispatch retries (DISPATCH_ATTEMPT)', () => {
 });
 
 describe('run_now', () => {
-  it('ids follow the per-job sequence the supervisor predicts', () => {
+  it('ids follow the per-job sequence, and the outcome carries the id of the execution dispatched', () => {
     let r = record({ allowOverlap: true });
-    r = runNow(r, 1, T0 + S, undefined, false);
-    r = runNow(r, 2, T0 + 2 * S, undefined, false);
+    const first = runNow(r, 1, T0 + S, undefined, false);
+    expect(first.outcome).toEqual({ ok: true, executionId: runNowExecutionId('inc1', 1) });
+    r = first.record;
+    const second = runNow(r, 2, T0 + 2 * S, undefined, false);
+    expect(second.outcome).toEqual({ ok: true, executionId: runNowExecutionId('inc1', 2) });
+    r = second.record;
     expect(r.active.map((a) => a.executionId)).toEqual([runNowExecutionId('inc1', 1), runNowExecutionId('inc1', 2)]);
     expect(r.runNowSeq).toBe(2);
   });
 
   it('under allow it dispatches while another execution is active', () => {
-    const r = runNow(fireDue(record({ allowOverlap: true }), 1, T0 + 10 * S), 2, T0 + 11 * S, undefined, false);
+    const r = runNow(fireDue(record({ allowOverlap: true }), 1, T0 + 10 * S), 2, T0 + 11 * S, undefined, false).record;
     expect(dispatchesOf(r, 2)).toEqual([runNowExecutionId('inc1', 1)]);
+  });
+
+  it('is refused with overlap while an execution is active (skip, buffer_one), the record unchanged, the active ids as details', () => {
+    for (const overlapPolicy of ['skip', 'buffer_one'] as const) {
+      const r = fireDue(record({ overlapPolicy }), 1, T0 + 10 * S);
+      const d = runNow(r, 2, T0 + 11 * S, { x: 1 }, false);
+      expect(d.record).toBe(r);
+      expect(d.outcome).toEqual({
+        ok: false,
+        code: 'overlap',
+        message: `job "job1" has an active execution and its overlap policy is "${overlapPolicy}"`,
+        details: { activeExecutions: [slot(1)] },
+      });
+      expect(runNowOverlaps(r, false)).toBe(true);
+      expect(runNowOverlaps(r, true)).toBe(false);
+    }
+  });
+
+  it('ignoreOverlap dispatches anyway; with nothing active it never overlaps', () => {
+    const r = fireDue(record({ overlapPolicy: 'skip' }), 1, T0 + 10 * S);
+    expect(runNow(r, 2, T0 + 11 * S, undefined, true).outcome).toEqual({ ok: true, executionId: runNowExecutionId('inc1', 1) });
+    expect(runNowOverlaps(record({ overlapPolicy: 'skip' }), false)).toBe(false);
+    expect(runNowOverlaps(fireDue(record({ allowOverlap: true }), 1, T0 + 10 * S), false)).toBe(false);
   });
 });
 

@@ -3,6 +3,7 @@ import type { CreateBody } from '../../src/contract/schemas.js';
 import type { AuditEvent, JobRecord } from '../../src/core/record.js';
 import { normalizeSpec } from '../../src/core/spec.js';
 import { newRecord } from '../../src/machines/jobLogic.js';
+import type { Outcome } from '../../src/machines/jobLogic.js';
 import { jobMachine, type JobEvent } from '../../src/machines/jobMachine.js';
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
@@ -28,9 +29,20 @@ export class Driver {
   private step = 1;
   now: number;
 
+  /** The outcomes the machine emitted, with their step. */
+  readonly outcomes: { step: number; outcome: Outcome }[] = [];
+
   constructor(r: JobRecord, now = r.createdAt) {
     this.now = now;
-    this.actor = createActor(jobMachine, { input: r }).start();
+    this.actor = createActor(jobMachine, { input: r });
+    this.actor.on('outcome', (e) => void this.outcomes.push({ step: e.step, outcome: e.outcome }));
+    this.actor.start();
+  }
+
+  /** The outcome emitted by the last event sent, or null. */
+  get outcome(): Outcome | null {
+    const o = this.outcomes.at(-1);
+    return o !== undefined && o.step === this.step - 1 ? o.outcome : null;
   }
 
   get ctx(): JobRecord {

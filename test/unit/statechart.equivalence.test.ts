@@ -47,7 +47,7 @@ export const legacyJobMachine = setup({
     fire: assign(({ context, event }) => L.fireDue(context, event.step, event.now)),
     runNow: assign(({ context, event }) => {
       assertEvent(event, 'RUN_NOW');
-      return L.runNow(context, event.step, event.now, event.inputs, event.ignoreOverlap);
+      return L.runNow(context, event.step, event.now, event.inputs, event.ignoreOverlap).record;
     }),
     attempt: assign(({ context, event }) => {
       assertEvent(event, 'DISPATCH_ATTEMPT');

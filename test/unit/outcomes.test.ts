@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { runNowExecutionId, slotExecutionId } from '../../src/contract/ids.js';
+import { Driver, record, T0, types } from './machine-helpers.js';
+
+/*
+ * The job machine is the one decision-maker: a command's outcome (what its reply says) comes out
+ * of the machine as an emitted `outcome` event for the step that carried the command, decided
+ * with the record it changes. Nothing outside the machine predicts or infers it.
+ */
+
+const S = 1000;
+const slot = (k: number): string => slotExecutionId('inc1', T0 + k * 10 * S);
+
+describe('RUN_NOW: the outcome is the execution id, or an overlap refusal', () => {
+  it('idle: dispatched, the outcome names the execution', () => {
+    const d = new Driver(record());
+    expect(types(d.send({ type: 'RUN_NOW', inputs: { x: 1 }, ignoreOverlap: false }))).toContain('trigger.dispatched');
+    expect(d.outcome).toEqual({ ok: true, executionId: runNowExecutionId('inc1', 1) });
+    expect(d.ctx.active.map((a) => a.executionId)).toEqual([runNowExecutionId('inc1', 1)]);
+  });
+
+  it('dispatched, running and paused with an active execution: refused for overlap under skip, nothing written to the record', () => {
+    const d = new Driver(record({ overlapPolicy: 'skip' }));
+    d.tick(T0 + 10 * S);
+    const before = d.ctx;
+    expect(d.send({ type: 'RUN_NOW', ignoreOverlap: false })).toEqual([]);
+    expect(d.outcome).toEqual({
+      ok: false,
+      code: 'overlap',
+      message: 'job "job1" has an active execution and its overlap policy is "skip"',
+      details: { activeExecutions: [slot(1)] },
+    });
+    expect(d.ctx).toEqual(before);
+    d.send({ type: 'DISPATCH_ACCEPTED', executionId: slot(1) });
+    expect(d.state).toBe('running');
+    d.send({ type: 'RUN_NOW', ignoreOverlap: false });
+    expect(d.outcome).toMatchObject({ ok: false, code: 'overlap' });
+    d.send({ type: 'PAUSE', reason: null });
+    d.send({ type: 'RUN_NOW', ignoreOverlap: false });
+    expect(d.outcome).toMatchObject({ ok: false, code: 'overlap' });
+    // ignoreOverlap: dispatched anyway, the first run-now id of this incarnation
+    d.send({ type: 'RUN_NOW', ignoreOverlap: true });
+    expect(d.outcome).toEqual({ ok: true, executionId: runNowExecutionId('inc1', 1) });
+  });
+
+  it('each outcome belongs to its step: an event that is no command emits none', () => {
+    const d = new Driver(record());
+    d.send({ type: 'RUN_NOW', ignoreOverlap: false });
+    expect(d.outcome).not.toBeNull();
+    d.tick(T0 + S);
+    expect(d.outcome).toBeNull();
+    expect(d.outcomes).toHaveLength(1);
+  });
+});
