@@ -1,4 +1,6 @@
+import type { z } from 'zod';
 import type { EventType, ExecutionResult, JobState, Trigger } from '../contract/constants.js';
+import type { countersSchema } from '../contract/messages.js';
 import type { JobSpec } from './spec.js';
 
 /** An execution from dispatch until completion, dispatch failure or timeout (the overlap guard). */
@@ -15,27 +17,8 @@ export interface ActiveExecution {
   inputs?: unknown;
 }
 
-export interface Counters {
-  dispatched: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-  timedOut: number;
-  dispatchFailed: number;
-  skippedOverlap: number;
-  missed: number;
-}
-
-export const zeroCounters = (): Counters => ({
-  dispatched: 0,
-  succeeded: 0,
-  failed: 0,
-  cancelled: 0,
-  timedOut: 0,
-  dispatchFailed: 0,
-  skippedOverlap: 0,
-  missed: 0,
-});
+/** What happened to a job's executions so far (the view's `counters`): the output of `countersSchema`. */
+export type Counters = z.output<typeof countersSchema>;
 
 /** An audit event (SPEC §7) as it goes on the wire. */
 export interface AuditEvent {

@@ -4,11 +4,11 @@ import type { MisfirePolicy, OverlapPolicy } from '../contract/constants.js';
 import { invalidRequest, SchedulerError, type IssueDetail } from '../contract/errors.js';
 import { MAX_INSTANT, type CreateBody, type Patch, type Target, type scheduleInputSchema } from '../contract/schemas.js';
 
-/** A job's schedule, normalised: durations in ms, instants in epoch ms, timezone explicit. */
-export type NormalizedSchedule =
-  | { kind: 'cron'; expression: string; timezone: string }
-  | { kind: 'interval'; every: number }
-  | { kind: 'once'; at: number };
+/**
+ * A job's schedule, normalised: durations in ms, instants in epoch ms, timezone explicit. The very
+ * type the schedule compiler takes, so it is passed to `compileSchedule` as it is.
+ */
+export type NormalizedSchedule = ScheduleSpec;
 
 /** A job spec with every default applied (SPEC §4). Instants are epoch ms. */
 export interface JobSpec {
@@ -61,8 +61,6 @@ function normalizeSchedule(s: ScheduleInput): NormalizedSchedule {
   }
 }
 
-const toScheduleSpec = (s: NormalizedSchedule): ScheduleSpec => s;
-
 const compiled = new WeakMap<JobSpec, Map<number, Schedule>>();
 
 /** The compiled schedule of a spec (memoised per spec object and anchor). */
@@ -76,7 +74,7 @@ export function scheduleOf(spec: JobSpec, anchorAt: number): Schedule {
   if (!s) {
     // No slot after year 9999: the wire format of instants stops there (SPEC §2).
     const endAt = Math.min(spec.endAt ?? MAX_INSTANT, MAX_INSTANT);
-    s = compileSchedule(toScheduleSpec(spec.schedule), { startAt: spec.startAt, endAt, anchor: anchorAt });
+    s = compileSchedule(spec.schedule, { startAt: spec.startAt, endAt, anchor: anchorAt });
     if (byAnchor.size > 4) byAnchor.clear();
     byAnchor.set(anchorAt, s);
   }
