@@ -122,17 +122,6 @@ export class JobActor {
     return this.run(() => this.apply(input));
   }
 
-  /**
-   * A command whose event `prepare` builds from the current record inside the queue, or null for a
-   * no-op. (For update until its decision moves into the machine.)
-   */
-  prepared(prepare: (r: JobRecord) => JobInput | null): Promise<JobRecord> {
-    return this.run(async () => {
-      const input = prepare(this.record);
-      return input === null ? this.record : (await this.apply(input)).record;
-    });
-  }
-
   /** Sends an event and carries out its effects; resolves with the record after it. */
   send(input: JobInput): Promise<JobRecord> {
     return this.run(async () => (await this.apply(input)).record);

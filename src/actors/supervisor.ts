@@ -3,7 +3,7 @@ import { SchedulerError, invalidRequest, notFound } from '../contract/errors.js'
 import { commandSchemas, issueDetails, type CommandBody, type Completion } from '../contract/schemas.js';
 import type { Operation } from '../contract/constants.js';
 import type { AuditEvent, JobRecord } from '../core/record.js';
-import { applyPatch, checkInputSize, normalizeSpec, type SpecLimits } from '../core/spec.js';
+import { checkInputSize, normalizeSpec, type SpecLimits } from '../core/spec.js';
 import { toView, type JobView } from '../core/view.js';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { newRecord, type Outcome } from '../machines/jobLogic.js';
@@ -186,15 +186,8 @@ export class Supervisor {
   }
 
   async update({ jobId, patch, expectedRevision }: CommandBody<'update'>): Promise<{ job: JobView }> {
-    const record = await this.actor(jobId).prepared((r) => {
-      if (expectedRevision !== undefined && r.revision !== expectedRevision) {
-        throw new SchedulerError('conflict', `revision is ${r.revision}, not ${expectedRevision}`, {
-          details: { revision: r.revision },
-        });
-      }
-      const res = applyPatch(r.spec, patch, this.limits, this.now());
-      return res.changed.length === 0 ? null : { type: 'UPDATE', spec: res.spec, changed: res.changed, scheduleChanged: res.scheduleChanged };
-    });
+    const { record, outcome } = await this.actor(jobId).command({ type: 'UPDATE', patch, expectedRevision, limits: this.limits });
+    okOrThrow(outcome, 'UPDATE');
     return { job: toView(record, this.now()) };
   }
 

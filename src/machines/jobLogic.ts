@@ -1,7 +1,9 @@
 import type { DispatchFailure, EventType, JobState, Trigger, CompletionStatus } from '../contract/constants.js';
 import { runNowExecutionId, slotExecutionId } from '../contract/ids.js';
 import type { ActiveExecution, AuditEvent, Effect, JobRecord } from '../core/record.js';
-import { scheduleOf, type JobSpec } from '../core/spec.js';
+import type { Patch } from '../contract/schemas.js';
+import { SchedulerError } from '../contract/errors.js';
+import { applyPatch, scheduleOf, type JobSpec, type SpecLimits } from '../core/spec.js';
 
 /**
  * The decisions of a job, as pure functions of (record, event): no I/O, no clock (every event
@@ -114,9 +116,41 @@ export function resumedState(r: JobRecord): 'idle' | 'dispatched' | 'running' {
 export const isDispatched = (r: JobRecord, executionId: string): boolean =>
   r.active.some((a) => a.executionId === executionId && a.state === 'dispatched');
 
-/** Whether the job is paused after `update` with this spec and these changed fields. */
-export const pausedAfterUpdate = (r: JobRecord, spec: JobSpec, changed: readonly string[]): boolean =>
-  changed.length === 0 ? r.spec.paused : spec.paused;
+/** An update as the command asks it (SPEC §8 `update`): the patch, the revision it expects, the spec limits. */
+export interface UpdateRequest {
+  patch: Patch;
+  expectedRevision?: number | undefined;
+  limits: SpecLimits;
+}
+
+/**
+ * What an update does to this record at `now`: refused with `conflict` when the record's revision
+ * is not the one expected (checked first), with `invalid_request` when the patched spec is
+ * invalid; else the patched spec and the fields it changes (none: a no-op, nothing written).
+ */
+export type UpdateDecision =
+  | { kind: 'refused'; refusal: Refusal }
+  | { kind: 'patch'; spec: JobSpec; changed: string[]; scheduleChanged: boolean };
+
+export function decideUpdate(r: JobRecord, now: number, req: UpdateRequest): UpdateDecision {
+  if (req.expectedRevision !== undefined && r.revision !== req.expectedRevision) {
+    return {
+      kind: 'refused',
+      refusal: { ok: false, code: 'conflict', message: `revision is ${r.revision}, not ${req.expectedRevision}`, details: { revision: r.revision } },
+    };
+  }
+  try {
+    const res = applyPatch(r.spec, req.patch, req.limits, now);
+    return { kind: 'patch', spec: res.spec, changed: res.changed, scheduleChanged: res.scheduleChanged };
+  } catch (err) {
+    if (!(err instanceof SchedulerError) || err.code !== 'invalid_request') throw err;
+    return { kind: 'refused', refusal: { ok: false, code: 'invalid_request', message: err.message, ...(err.details !== undefined && { details: err.details }) } };
+  }
+}
+
+/** Whether the job is paused after an update decided so (refused or changing nothing: as it is). */
+export const pausedAfterUpdate = (r: JobRecord, d: UpdateDecision): boolean =>
+  d.kind === 'patch' && d.changed.length > 0 ? d.spec.paused : r.spec.paused;
 
 /** The earliest instant at which the job needs a TICK: next slot (unless paused) or a deadline. */
 export function nextWakeAt(r: JobRecord): number | null {
@@ -362,12 +396,22 @@ export function resume(r: Ctx, step: number, now: number): Ctx {
   return releaseBuffered(next, step, now);
 }
 
-/** Update: a new schedule counts from now (interval anchor = now); active executions are untouched. */
-export function update(r: Ctx, step: number, now: number, spec: JobSpec, changed: string[], scheduleChanged: boolean): Ctx {
+/**
+ * `update`: decided by `decideUpdate`; a refusal leaves the record as it is and is the outcome,
+ * else the patch is applied (`applyUpdate`) and the outcome is ok (the reply is the record).
+ */
+export function update(r: Ctx, step: number, now: number, req: UpdateRequest): Decided {
+  const d = decideUpdate(r, now, req);
+  if (d.kind === 'refused') return { record: r, outcome: d.refusal };
+  return { record: applyUpdate(r, step, now, d.spec, d.changed, d.scheduleChanged), outcome: { ok: true } };
+}
+
+/** A patch applied: a new schedule counts from now (interval anchor = now); active executions are untouched. */
+export function applyUpdate(r: Ctx, step: number, now: number, spec: JobSpec, changed: string[], scheduleChanged: boolean): Ctx {
   if (changed.length === 0) return r;
   const anchorAt = scheduleChanged ? now : r.anchorAt;
   const wasPaused = r.spec.paused;
-  const unpauses = wasPaused && !pausedAfterUpdate(r, spec, changed);
+  const unpauses = wasPaused && !spec.paused;
   let nextRunAt = r.nextRunAt;
   if (scheduleChanged || unpauses) nextRunAt = scheduleOf(spec, anchorAt).nextAfter(now);
   let next: Ctx = {

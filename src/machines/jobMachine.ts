@@ -1,7 +1,6 @@
 import { assertEvent, assign, enqueueActions, setup } from 'xstate';
 import type { CompletionStatus, DispatchFailure, JobState } from '../contract/constants.js';
 import type { ActiveExecution, JobRecord } from '../core/record.js';
-import type { JobSpec } from '../core/spec.js';
 import * as L from './jobLogic.js';
 
 /**
@@ -19,7 +18,7 @@ export type JobEvent = { now: number; step: number } & (
   | { type: 'HEARTBEAT'; executionId: string }
   | { type: 'PAUSE'; reason: string | null }
   | { type: 'RESUME' }
-  | { type: 'UPDATE'; spec: JobSpec; changed: string[]; scheduleChanged: boolean }
+  | ({ type: 'UPDATE' } & L.UpdateRequest)
   | { type: 'DELETE' }
 );
 
@@ -94,14 +93,14 @@ export const jobMachine = setup({
     onlyDispatchedLeft: ({ context, event }) => L.leftAfter(context, endedBy(event)) === 'dispatched',
     /** DISPATCH_ACCEPTED, HEARTBEAT: the event's execution is active and waiting for its dispatch reply. */
     dispatchedExecution: ({ context, event }) => 'executionId' in event && L.isDispatched(context, event.executionId),
-    /** UPDATE: the job is paused after it (it was not). */
+    /** UPDATE: the job is paused after it (it was not; a refused update changes nothing). */
     pausesJob: ({ context, event }) => {
       assertEvent(event, 'UPDATE');
-      return !context.spec.paused && L.pausedAfterUpdate(context, event.spec, event.changed);
+      return !context.spec.paused && L.pausedAfterUpdate(context, L.decideUpdate(context, event.now, event));
     },
     /** paused: RESUME, or an UPDATE that unpauses, leads to this state. */
     resumesTo: ({ context, event }, params: { state: JobState }) =>
-      (event.type === 'RESUME' || (event.type === 'UPDATE' && !L.pausedAfterUpdate(context, event.spec, event.changed))) &&
+      (event.type === 'RESUME' || (event.type === 'UPDATE' && !L.pausedAfterUpdate(context, L.decideUpdate(context, event.now, event)))) &&
       L.resumedState(context) === params.state,
   },
   actions: {
@@ -147,9 +146,12 @@ export const jobMachine = setup({
       return L.pause(context, event.step, event.now, event.reason);
     }),
     resume: assign(({ context, event }) => L.resume(context, event.step, event.now)),
-    update: assign(({ context, event }) => {
+    /** The record after the update decision (revision conflict, patch), and its outcome emitted. */
+    update: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'UPDATE');
-      return L.update(context, event.step, event.now, event.spec, event.changed, event.scheduleChanged);
+      const { record, outcome } = L.update(context, event.step, event.now, event);
+      enqueue.assign(() => record);
+      enqueue.emit({ type: 'outcome', step: event.step, outcome });
     }),
     deleted: assign(({ context, event }) => L.deleted(context, event.step, event.now)),
   },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runNowExecutionId, slotExecutionId } from '../../src/contract/ids.js';
 import type { AuditEvent, JobRecord } from '../../src/core/record.js';
+import type { Patch } from '../../src/contract/schemas.js';
 import { normalizeSpec } from '../../src/core/spec.js';
 import {
   completed,
@@ -15,6 +16,9 @@ import {
   resume,
   runNow,
   runNowOverlaps,
+  applyUpdate,
+  decideUpdate,
+  pausedAfterUpdate,
   update,
 } from '../../src/machines/jobLogic.js';
 import { jobMachine } from '../../src/machines/jobMachine.js';
@@ -366,12 +370,12 @@ describe('pause, resume and update', () => {
 
   it('an update that changes nothing is a no-op (no revision, no event)', () => {
     const r = record();
-    expect(update(r, 1, T0 + S, r.spec, [], false)).toBe(r);
+    expect(applyUpdate(r, 1, T0 + S, r.spec, [], false)).toBe(r);
   });
 
   it('an update that does not touch the schedule keeps a slot that is already due', () => {
     const r = record();
-    const renamed = update(r, 1, T0 + 10 * S + 5, { ...r.spec, name: 'renamed' }, ['name'], false);
+    const renamed = applyUpdate(r, 1, T0 + 10 * S + 5, { ...r.spec, name: 'renamed' }, ['name'], false);
     expect(renamed.nextRunAt).toBe(T0 + 10 * S);
     expect(dispatchesOf(fireDue(renamed, 2, T0 + 10 * S + 6), 2)).toEqual([slot(1)]);
   });
@@ -385,15 +389,72 @@ describe('pause, resume and update', () => {
     expect(r.bufferedSlot).toEqual({ scheduledAt: T0 + 20 * S });
     expect(dispatchesOf(r, 4)).toEqual([]);
     const spec = normalizeSpec({ schedule: { kind: 'interval', every: 10_000 }, target: r.spec.target, overlapPolicy: 'buffer_one' }, 'job1', LIMITS, T0);
-    const u = update(r, 5, T0 + 95 * S, spec, ['paused'], false);
+    const u = applyUpdate(r, 5, T0 + 95 * S, spec, ['paused'], false);
     expect(u.spec.paused).toBe(false);
     expect(u.nextRunAt).toBe(T0 + 100 * S);
     expect(dispatchesOf(u, 5)).toEqual([slot(2)]);
     expect(u.bufferedSlot).toBeNull();
     // an update that keeps the job paused releases nothing
-    const still = update(r, 5, T0 + 95 * S, { ...r.spec, name: 'x' }, ['name'], false);
+    const still = applyUpdate(r, 5, T0 + 95 * S, { ...r.spec, name: 'x' }, ['name'], false);
     expect(dispatchesOf(still, 5)).toEqual([]);
     expect(still.nextRunAt).toBe(r.nextRunAt);
+  });
+});
+
+describe('update: the revision conflict and the patch, decided with the record', () => {
+  const req = (patch: Patch, expectedRevision?: number) => ({ patch, expectedRevision, limits: LIMITS });
+
+  it('a stale expectedRevision is a conflict (checked before the patch), the record unchanged, its revision as details', () => {
+    const r = record();
+    const conflict = { ok: false, code: 'conflict', message: 'revision is 1, not 2', details: { revision: 1 } };
+    expect(decideUpdate(r, T0 + S, req({ name: 'x' }, 2))).toEqual({ kind: 'refused', refusal: conflict });
+    // an invalid patch at a stale revision is still a conflict
+    expect(decideUpdate(r, T0 + S, req({ schedule: { kind: 'interval', every: 10 } }, 2))).toEqual({ kind: 'refused', refusal: conflict });
+    const d = update(r, 1, T0 + S, req({ name: 'x' }, 0));
+    expect(d.record).toBe(r);
+    expect(d.outcome).toEqual({ ok: false, code: 'conflict', message: 'revision is 1, not 0', details: { revision: 1 } });
+  });
+
+  it('at the expected revision (or none expected) the patch is applied and the outcome is ok', () => {
+    const r = record();
+    for (const expectedRevision of [1, undefined]) {
+      const d = update(r, 1, T0 + S, req({ name: 'x', labels: { team: 'a' } }, expectedRevision));
+      expect(d.outcome).toEqual({ ok: true });
+      expect(d.record.spec.name).toBe('x');
+      expect(d.record.revision).toBe(2);
+      expect(eventsOf(d.record, 1).map((e) => [e.type, e.data])).toEqual([['job.updated', { changed: ['name', 'labels'], revision: 2 }]]);
+    }
+  });
+
+  it('a patch that changes nothing is ok and leaves the record as it is', () => {
+    const r = record();
+    expect(decideUpdate(r, T0 + S, req({ paused: false }))).toEqual({ kind: 'patch', spec: r.spec, changed: [], scheduleChanged: false });
+    const d = update(r, 1, T0 + S, req({ paused: false }));
+    expect(d).toEqual({ record: r, outcome: { ok: true } });
+    expect(d.record).toBe(r);
+  });
+
+  it('an invalid patch is refused with invalid_request and the issues as details', () => {
+    const r = record();
+    const d = update(r, 1, T0 + S, req({ schedule: { kind: 'interval', every: 10 } }));
+    expect(d.record).toBe(r);
+    expect(d.outcome).toMatchObject({ ok: false, code: 'invalid_request' });
+    expect((d.outcome as { details?: unknown }).details).toEqual(expect.arrayContaining([expect.objectContaining({ path: expect.any(String) })]));
+  });
+
+  it('the schedule changed: counted from now (the anchor); paused after it: as the patch says, or as before when refused or unchanged', () => {
+    const r = record();
+    const d = decideUpdate(r, T0 + 5 * S, req({ schedule: { kind: 'interval', every: 60 * S } }));
+    expect(d).toMatchObject({ kind: 'patch', changed: ['schedule'], scheduleChanged: true });
+    const u = update(r, 1, T0 + 5 * S, req({ schedule: { kind: 'interval', every: 60 * S } })).record;
+    expect(u.anchorAt).toBe(T0 + 5 * S);
+    expect(u.nextRunAt).toBe(T0 + 65 * S);
+    expect(pausedAfterUpdate(r, decideUpdate(r, T0, req({ paused: true })))).toBe(true);
+    expect(pausedAfterUpdate(r, decideUpdate(r, T0, req({ paused: true }, 9)))).toBe(false);
+    const p = pause(r, 1, T0, null);
+    expect(pausedAfterUpdate(p, decideUpdate(p, T0, req({ name: 'n' })))).toBe(true);
+    expect(pausedAfterUpdate(p, decideUpdate(p, T0, req({ paused: true })))).toBe(true);
+    expect(pausedAfterUpdate(p, decideUpdate(p, T0, req({ paused: false })))).toBe(false);
   });
 });
 

@@ -3,7 +3,7 @@ import { getShortestPaths } from 'xstate/graph';
 import { slotExecutionId } from '../../src/contract/ids.js';
 import { jobMachine, type JobEvent } from '../../src/machines/jobMachine.js';
 import { nextWakeAt } from '../../src/machines/jobLogic.js';
-import { Driver, record, T0, types } from './machine-helpers.js';
+import { Driver, LIMITS, record, T0, types } from './machine-helpers.js';
 
 const S = 1000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -227,8 +227,8 @@ describe('job machine: commands', () => {
   it('update with a new schedule counts from now and bumps the revision', () => {
     const d = new Driver(record());
     const r0 = d.ctx;
-    const spec = { ...r0.spec, schedule: { kind: 'interval' as const, every: 60 * S } };
-    const ev = d.send({ type: 'UPDATE', spec, changed: ['schedule'], scheduleChanged: true }, T0 + 5 * S);
+    expect(r0.revision).toBe(1);
+    const ev = d.send({ type: 'UPDATE', patch: { schedule: { kind: 'interval', every: 60 * S } }, limits: LIMITS }, T0 + 5 * S);
     expect(types(ev)).toEqual(['job.updated']);
     expect(ev[0]!.data).toEqual({ changed: ['schedule'], revision: 2 });
     expect(d.ctx.nextRunAt).toBe(T0 + 65 * S);

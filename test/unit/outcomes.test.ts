@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runNowExecutionId, slotExecutionId } from '../../src/contract/ids.js';
-import { Driver, record, T0, types } from './machine-helpers.js';
+import { Driver, LIMITS, record, T0, types } from './machine-helpers.js';
 
 /*
  * The job machine is the one decision-maker: a command's outcome (what its reply says) comes out
@@ -50,5 +50,32 @@ describe('RUN_NOW: the outcome is the execution id, or an overlap refusal', () =
     d.tick(T0 + S);
     expect(d.outcome).toBeNull();
     expect(d.outcomes).toHaveLength(1);
+  });
+});
+
+describe('UPDATE: the revision conflict and the patch are decided in the machine', () => {
+  it('a stale expectedRevision is refused with conflict: no event, no transition, not even from paused', () => {
+    const d = new Driver(record());
+    d.send({ type: 'PAUSE', reason: null }); // revision 2
+    expect(d.send({ type: 'UPDATE', patch: { paused: false }, expectedRevision: 1, limits: LIMITS })).toEqual([]);
+    expect(d.outcome).toEqual({ ok: false, code: 'conflict', message: 'revision is 2, not 1', details: { revision: 2 } });
+    expect(d.state).toBe('paused');
+    expect(types(d.send({ type: 'UPDATE', patch: { paused: false }, expectedRevision: 2, limits: LIMITS }))).toEqual(['job.updated', 'transition']);
+    expect(d.outcome).toEqual({ ok: true });
+    expect(d.state).toBe('idle');
+  });
+
+  it('an invalid patch is refused with invalid_request and pauses nothing', () => {
+    const d = new Driver(record());
+    expect(d.send({ type: 'UPDATE', patch: { paused: true, schedule: { kind: 'interval', every: 10 } }, limits: LIMITS })).toEqual([]);
+    expect(d.outcome).toMatchObject({ ok: false, code: 'invalid_request' });
+    expect(d.state).toBe('idle');
+    expect(d.ctx.revision).toBe(1);
+  });
+
+  it('a patch that changes nothing is ok, with no event', () => {
+    const d = new Driver(record());
+    expect(d.send({ type: 'UPDATE', patch: { name: null }, expectedRevision: 1, limits: LIMITS })).toEqual([]);
+    expect(d.outcome).toEqual({ ok: true });
   });
 });

@@ -16,7 +16,6 @@ import {
   showReplySchema,
 } from '../../src/contract/messages.js';
 import type { AuditEvent } from '../../src/core/record.js';
-import { applyPatch } from '../../src/core/spec.js';
 import { toView, type JobView } from '../../src/core/view.js';
 import { emitEvent } from '../../src/machines/jobLogic.js';
 import type { DispatchRequest } from '../../src/transport/dispatcher.js';
@@ -92,8 +91,7 @@ function realEvents(): AuditEvent[] {
   take(d.tick(T0 + 1_000 * S + 3_600_000 + 1)); // execution.timed_out (maxRuntimeMs 1 h)
   take(d.send({ type: 'PAUSE', reason: null }));
   take(d.send({ type: 'RESUME' }));
-  const { spec, changed, scheduleChanged } = applyPatch(d.ctx.spec, { schedule: { kind: 'interval', every: 60_000 } }, LIMITS, d.now);
-  take(d.send({ type: 'UPDATE', spec, changed, scheduleChanged }));
+  take(d.send({ type: 'UPDATE', patch: { schedule: { kind: 'interval', every: 60_000 } }, limits: LIMITS }));
   take(d.send({ type: 'DELETE' }));
 
   const skip = new Driver(record({ overlapPolicy: 'skip', misfirePolicy: 'skip_missed' }));

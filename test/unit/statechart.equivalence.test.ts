@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { assertEvent, assign, createActor, setup, type AnyStateMachine } from 'xstate';
 import type { JobState, OverlapPolicy } from '../../src/contract/constants.js';
+import type { Patch } from '../../src/contract/schemas.js';
 import type { AuditEvent, JobRecord } from '../../src/core/record.js';
 import type { JobSpec } from '../../src/core/spec.js';
 import * as L from '../../src/machines/jobLogic.js';
 import { jobMachine, type JobEvent } from '../../src/machines/jobMachine.js';
-import { record, T0 } from './machine-helpers.js';
+import { LIMITS, record, T0 } from './machine-helpers.js';
 
 /*
  * The statechart against the machine it replaced: the same records (trail, outbox, counters), the
@@ -76,7 +77,8 @@ export const legacyJobMachine = setup({
     resume: assign(({ context, event }) => L.resume(context, event.step, event.now)),
     update: assign(({ context, event }) => {
       assertEvent(event, 'UPDATE');
-      return L.update(context, event.step, event.now, event.spec, event.changed, event.scheduleChanged);
+      const d = L.decideUpdate(context, event.now, event);
+      return d.kind === 'patch' ? L.applyUpdate(context, event.step, event.now, d.spec, d.changed, d.scheduleChanged) : context;
     }),
     deleted: assign(({ context, event }) => L.deleted(context, event.step, event.now)),
   },
@@ -160,14 +162,15 @@ function randomEvent(rnd: () => number, r: JobRecord): Input {
   if (x < 0.995) {
     const spec: JobSpec = r.spec;
     const y = rnd();
-    if (y < 0.35) return { type: 'UPDATE', spec: { ...spec, paused: !spec.paused }, changed: ['paused'], scheduleChanged: false };
-    if (y < 0.5) return { type: 'UPDATE', spec: { ...spec, schedule: { kind: 'interval', every: 7 * S } }, changed: ['schedule'], scheduleChanged: true };
-    if (y < 0.65) {
-      const overlapPolicy = pick<OverlapPolicy>(['skip', 'buffer_one', 'allow']);
-      return { type: 'UPDATE', spec: { ...spec, overlapPolicy, allowOverlap: overlapPolicy === 'allow' }, changed: ['overlapPolicy'], scheduleChanged: false };
-    }
-    if (y < 0.8) return { type: 'UPDATE', spec: { ...spec, name: 'renamed', paused: rnd() < 0.5 }, changed: ['name', 'paused'], scheduleChanged: false };
-    return { type: 'UPDATE', spec: { ...spec, paused: !spec.paused }, changed: [], scheduleChanged: false };
+    // mostly at the current revision, sometimes a stale one (refused: conflict)
+    const expectedRevision = pick([undefined, undefined, r.revision, r.revision, r.revision - 1]);
+    const u = (patch: Patch): Input => ({ type: 'UPDATE', patch, expectedRevision, limits: LIMITS });
+    if (y < 0.35) return u({ paused: !spec.paused });
+    if (y < 0.5) return u({ schedule: { kind: 'interval', every: 7 * S } });
+    if (y < 0.65) return u({ overlapPolicy: pick<OverlapPolicy>(['skip', 'buffer_one', 'allow']) });
+    if (y < 0.8) return u({ name: 'renamed', paused: rnd() < 0.5 });
+    if (y < 0.9) return u({ paused: spec.paused }); // changes nothing
+    return u({ schedule: { kind: 'interval', every: 10 } }); // invalid (below minIntervalMs): refused
   }
   return { type: 'DELETE' };
 }

@@ -5,7 +5,7 @@ import { slotExecutionId } from '../../src/contract/ids.js';
 import type { AuditEvent, JobRecord } from '../../src/core/record.js';
 import { toMermaid } from '../../src/cli/mermaid.js';
 import { jobMachine } from '../../src/machines/jobMachine.js';
-import { Driver, record, T0, types } from './machine-helpers.js';
+import { Driver, LIMITS, record, T0, types } from './machine-helpers.js';
 
 /*
  * The job machine as a statechart: for each state, the events it handles and where they go
@@ -68,10 +68,9 @@ describe('idle: nothing active', () => {
     expect(types(b.send({ type: 'PAUSE', reason: 'x' }))).toEqual(['job.paused', 'transition']);
     expect(b.state).toBe('paused');
     const c = inIdle();
-    const spec = c.ctx.spec;
-    expect(types(c.send({ type: 'UPDATE', spec: { ...spec, name: 'n' }, changed: ['name'], scheduleChanged: false }))).toEqual(['job.updated']);
+    expect(types(c.send({ type: 'UPDATE', patch: { name: 'n' }, limits: LIMITS }))).toEqual(['job.updated']);
     expect(c.state).toBe('idle');
-    expect(trail(c.send({ type: 'UPDATE', spec: { ...spec, paused: true }, changed: ['paused'], scheduleChanged: false }))).toEqual(['idle>paused']);
+    expect(trail(c.send({ type: 'UPDATE', patch: { paused: true }, limits: LIMITS }))).toEqual(['idle>paused']);
   });
 
   it('COMPLETED is rejected and stays; DELETE ends the machine; the rest is not handled', () => {
@@ -191,7 +190,7 @@ describe('dispatched: sent, no reply yet', () => {
     expect(d.state).toBe('dispatched');
     expect(trail(d.send({ type: 'PAUSE', reason: null }))).toEqual(['dispatched>paused']);
     const u = inDispatched();
-    expect(trail(u.send({ type: 'UPDATE', spec: { ...u.ctx.spec, paused: true }, changed: ['paused'], scheduleChanged: false }))).toEqual(['dispatched>paused']);
+    expect(trail(u.send({ type: 'UPDATE', patch: { paused: true }, limits: LIMITS }))).toEqual(['dispatched>paused']);
     ignored(u, { type: 'PAUSE', reason: null });
   });
 });
@@ -271,13 +270,12 @@ describe('paused: the schedule does not fire', () => {
 
   it('UPDATE that unpauses goes where RESUME would; any other update stays paused', () => {
     const d = inPaused(inRunning());
-    const spec = d.ctx.spec;
-    expect(trail(d.send({ type: 'UPDATE', spec: { ...spec, name: 'n' }, changed: ['name'], scheduleChanged: false }))).toEqual([]);
+    expect(trail(d.send({ type: 'UPDATE', patch: { name: 'n' }, limits: LIMITS }))).toEqual([]);
     expect(d.state).toBe('paused');
-    expect(d.send({ type: 'UPDATE', spec: { ...spec, paused: false }, changed: [], scheduleChanged: false })).toEqual([]);
-    expect(trail(d.send({ type: 'UPDATE', spec: { ...spec, paused: false }, changed: ['paused'], scheduleChanged: false }))).toEqual(['paused>running']);
+    expect(d.send({ type: 'UPDATE', patch: { paused: true }, limits: LIMITS })).toEqual([]);
+    expect(trail(d.send({ type: 'UPDATE', patch: { paused: false }, limits: LIMITS }))).toEqual(['paused>running']);
     const i = inPaused(inIdle());
-    expect(trail(i.send({ type: 'UPDATE', spec: { ...i.ctx.spec, paused: false }, changed: ['paused'], scheduleChanged: false }))).toEqual(['paused>idle']);
+    expect(trail(i.send({ type: 'UPDATE', patch: { paused: false }, limits: LIMITS }))).toEqual(['paused>idle']);
   });
 
   it('TICK, completions, dispatch results and RUN_NOW are handled and stay paused; PAUSE is not handled', () => {
