@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { SchedulerError } from '../contract/errors.js';
 import type { AuditEvent, JobRecord } from '../core/record.js';
 import type { JobEvent, JobMachine } from '../machines/jobMachine.js';
-import { emitEvent, nextWakeAt, type Outcome } from '../machines/jobLogic.js';
+import { dispatchRequest, emitEvent, nextWakeAt, type Outcome } from '../machines/jobLogic.js';
 import type { EventPublisher } from '../transport/eventPublisher.js';
 import type { DispatchOutcome, DispatchRequest, Dispatcher } from '../transport/dispatcher.js';
 import type { JobStore } from '../store/jobStore.js';
@@ -405,25 +405,8 @@ export class JobActor {
   private startDispatch(executionId: string): void {
     if (this.dispatching?.has(executionId) || this.stopped || !this.mayAct()) return;
     const r = this.record;
-    const a = r.active.find((x) => x.executionId === executionId);
-    if (!a) return;
-    const target = r.spec.target;
-    const action =
-      a.inputs === undefined
-        ? target
-        : target.type === 'workflow_start'
-          ? { ...target, inputs: a.inputs }
-          : { ...target, args: a.inputs };
-    const req: DispatchRequest = {
-      executionId,
-      orchestratorId: r.orchestratorId,
-      jobId: r.jobId,
-      scheduledAt: new Date(a.scheduledAt).toISOString(),
-      firedAt: new Date(a.dispatchedAt).toISOString(),
-      trigger: a.trigger,
-      attempt: a.attempt,
-      action,
-    };
+    const req: DispatchRequest | null = dispatchRequest(r, executionId);
+    if (req === null) return;
     const policy = {
       timeoutMs: r.spec.dispatchTimeoutMs,
       attempts: r.spec.dispatchRetry.attempts,

@@ -1,7 +1,7 @@
 import type { DispatchFailure, EventType, JobState, Trigger, CompletionStatus } from '../contract/constants.js';
 import { runNowExecutionId, slotExecutionId } from '../contract/ids.js';
 import type { ActiveExecution, AuditEvent, Effect, JobRecord } from '../core/record.js';
-import type { Patch } from '../contract/schemas.js';
+import type { Patch, Target } from '../contract/schemas.js';
 import { SchedulerError } from '../contract/errors.js';
 import { applyPatch, scheduleOf, type JobSpec, type SpecLimits } from '../core/spec.js';
 
@@ -311,6 +311,41 @@ export function runNow(r: Ctx, step: number, now: number, inputs: unknown, ignor
   const seq = r.runNowSeq + 1;
   const executionId = runNowExecutionId(r.incarnation, seq);
   return { record: dispatch({ ...r, runNowSeq: seq }, step, now, now, 'run_now', executionId, inputs), outcome: { ok: true, executionId } };
+}
+
+/**
+ * The action an execution's dispatch carries: the job's target, with `run_now` inputs (when the
+ * execution has any) replacing the target's own for this execution only: `inputs` of a
+ * `workflow_start`, `args` of a `command`.
+ */
+export function dispatchAction(target: Target, inputs: unknown): Target {
+  if (inputs === undefined) return target;
+  return target.type === 'workflow_start' ? { ...target, inputs } : { ...target, args: inputs };
+}
+
+/** The body of the dispatch request (SPEC §5) for an active execution of `r`; null when it is not active. */
+export function dispatchRequest(r: JobRecord, executionId: string): {
+  executionId: string;
+  orchestratorId: string;
+  jobId: string;
+  scheduledAt: string;
+  firedAt: string;
+  trigger: Trigger;
+  attempt: number;
+  action: Target;
+} | null {
+  const a = r.active.find((x) => x.executionId === executionId);
+  if (!a) return null;
+  return {
+    executionId,
+    orchestratorId: r.orchestratorId,
+    jobId: r.jobId,
+    scheduledAt: iso(a.scheduledAt),
+    firedAt: iso(a.dispatchedAt),
+    trigger: a.trigger,
+    attempt: a.attempt,
+    action: dispatchAction(r.spec.target, a.inputs),
+  };
 }
 
 export function dispatchAttempt(r: Ctx, step: number, now: number, executionId: string, attempt: number): Ctx {

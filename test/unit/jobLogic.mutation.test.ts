@@ -18,6 +18,8 @@ import {
   runNowOverlaps,
   applyUpdate,
   decideUpdate,
+  dispatchAction,
+  dispatchRequest,
   pausedAfterUpdate,
   update,
 } from '../../src/machines/jobLogic.js';
@@ -455,6 +457,43 @@ describe('update: the revision conflict and the patch, decided with the record',
     expect(pausedAfterUpdate(p, decideUpdate(p, T0, req({ name: 'n' })))).toBe(true);
     expect(pausedAfterUpdate(p, decideUpdate(p, T0, req({ paused: true })))).toBe(true);
     expect(pausedAfterUpdate(p, decideUpdate(p, T0, req({ paused: false })))).toBe(false);
+  });
+});
+
+describe('the dispatch request: which inputs a dispatch carries', () => {
+  const wf = { type: 'workflow_start' as const, workflowId: 'wf', inputs: { a: 1 } };
+  const cmd = { type: 'command' as const, command: 'run', args: { a: 1 } };
+
+  it('without run_now inputs the target goes as it is (the same object)', () => {
+    expect(dispatchAction(wf, undefined)).toBe(wf);
+    expect(dispatchAction(cmd, undefined)).toBe(cmd);
+  });
+
+  it("run_now inputs replace the target's: inputs of a workflow_start, args of a command, for that execution only", () => {
+    expect(dispatchAction(wf, { b: 2 })).toEqual({ type: 'workflow_start', workflowId: 'wf', inputs: { b: 2 } });
+    expect(dispatchAction(cmd, { b: 2 })).toEqual({ type: 'command', command: 'run', args: { b: 2 } });
+    expect(wf.inputs).toEqual({ a: 1 });
+    // null replaces too; only undefined (no inputs given) keeps the target's
+    expect(dispatchAction(wf, null)).toEqual({ ...wf, inputs: null });
+  });
+
+  it('carries the execution as recorded: ids, instants, trigger, attempt; null for an execution that is not active', () => {
+    let r = fireDue(record(), 1, T0 + 10 * S);
+    r = runNow(r, 2, T0 + 11 * S, { x: 9 }, true).record;
+    expect(dispatchRequest(r, slot(1))).toEqual({
+      executionId: slot(1),
+      orchestratorId: 'acme',
+      jobId: 'job1',
+      scheduledAt: iso(T0 + 10 * S),
+      firedAt: iso(T0 + 10 * S),
+      trigger: 'schedule',
+      attempt: 1,
+      action: r.spec.target,
+    });
+    const rn = runNowExecutionId('inc1', 1);
+    expect(dispatchRequest(r, rn)).toMatchObject({ executionId: rn, trigger: 'run_now', firedAt: iso(T0 + 11 * S), action: { ...r.spec.target, inputs: { x: 9 } } });
+    expect(dispatchRequest(dispatchAttempt(r, 3, T0 + 12 * S, slot(1), 2), slot(1))?.attempt).toBe(2);
+    expect(dispatchRequest(r, 'nope')).toBeNull();
   });
 });
 
