@@ -5,7 +5,7 @@ import type { InspectionEvent } from 'xstate';
 import type { Config } from '../config.js';
 import type { Operation } from '../contract/constants.js';
 import { SchedulerError, notFound } from '../contract/errors.js';
-import { isValidId } from '../contract/ids.js';
+import { isValidExecutionId, isValidId } from '../contract/ids.js';
 import { completionSchema, heartbeatSchema, issueDetails } from '../contract/schemas.js';
 import { systemClock, type Clock } from '../actors/clock.js';
 import { looseEvent, parseCommand, Supervisor, type CommandBody, type SupervisorLimits } from '../actors/supervisor.js';
@@ -541,7 +541,7 @@ export class Scheduler {
     const c = completionSchema.safeParse(body);
     if (!c.success) {
       const b = body as Record<string, unknown>;
-      await this.rejected(orchestratorId, subject, isValidId(b.jobId) ? b.jobId : null, typeof b.executionId === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(b.executionId) ? b.executionId : null, 'malformed', {
+      await this.rejected(orchestratorId, subject, isValidId(b.jobId) ? b.jobId : null, isValidExecutionId(b.executionId) ? b.executionId : null, 'malformed', {
         issues: issueDetails(c.error),
       });
       return;

@@ -4,7 +4,7 @@ import { headers, type Msg, type NatsConnection, type Subscription } from '@nats
 import type { Logger } from 'pino';
 import { Operation } from '../contract/constants.js';
 import { ErrorCode, SchedulerError, type WireError } from '../contract/errors.js';
-import { isValidId } from '../contract/ids.js';
+import { ID_PATTERN, isValidId, mustMatch } from '../contract/ids.js';
 import { commandWildcard } from './subjects.js';
 
 /** What the command server calls: the orchestrator comes from the subject, never from the body. */
@@ -125,7 +125,7 @@ export class CommandServer {
     let error: WireError | null = null;
     try {
       if (!isValidId(orchestratorId)) {
-        throw new SchedulerError('invalid_request', 'orchestratorId in the subject must match ^[A-Za-z0-9_-]{1,64}$');
+        throw new SchedulerError('invalid_request', `orchestratorId in the subject ${mustMatch(ID_PATTERN)}`);
       }
       if (!OPS.has(op)) throw new SchedulerError('invalid_request', `unknown operation "${op}"`);
       const body = parseBody(msg.data);
