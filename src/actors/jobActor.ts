@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { SchedulerError } from '../contract/errors.js';
 import type { AuditEvent, JobRecord } from '../core/record.js';
 import type { JobEvent, JobMachine } from '../machines/jobMachine.js';
-import { dispatchRequest, emitEvent, nextWakeAt, type Outcome } from '../machines/jobLogic.js';
+import { dispatchRequest, faulted, nextWakeAt, type Outcome } from '../machines/jobLogic.js';
 import type { EventPublisher } from '../transport/eventPublisher.js';
 import type { DispatchOutcome, DispatchRequest, Dispatcher } from '../transport/dispatcher.js';
 import type { JobStore } from '../store/jobStore.js';
@@ -257,7 +257,7 @@ export class JobActor {
       } else {
         if (this.deps.storageLog) this.deps.storageLog.failed(err);
         else this.deps.log.error({ err, job: this.key, event: input.type }, 'job record write failed; state rolled back');
-        this.arm(1_000);
+        this.arm(this.deps.clock.now() + 1_000);
         throw new SchedulerError('unavailable', 'storage unavailable', { cause: err });
       }
     }
@@ -295,11 +295,11 @@ export class JobActor {
     }
   }
 
-  private arm(minDelay = 0): void {
+  /** Sets the timer to the record's next wake-up (`nextWakeAt`), not before `notBefore` when given. */
+  private arm(notBefore: number | null = null): void {
     if (this.stopped || !this.mayAct()) return;
     const at = nextWakeAt(this.record);
-    const floor = minDelay > 0 ? this.deps.clock.now() + minDelay : null;
-    this.deps.timers.set(this, at === null ? floor : floor === null ? at : Math.max(at, floor));
+    this.deps.timers.set(this, at === null ? notBefore : notBefore === null ? at : Math.max(at, notBefore));
   }
 
   /**
@@ -383,11 +383,10 @@ export class JobActor {
     this.faults++;
     this.deps.log.error({ err: error, job: this.key, event: cause, faults: this.faults }, 'job actor faulted; restarting from stored state');
     const step = this.step++;
-    const message = error instanceof Error ? error.message : String(error);
-    const record = emitEvent(this.persisted, step, this.deps.clock.now(), 'job.faulted', { error: message, event: cause, faults: this.faults });
+    const now = this.deps.clock.now();
+    const { record, retryAt } = faulted(this.persisted, step, now, error, cause, this.faults);
     this.restartFrom(record);
-    // A machine that keeps throwing is retried with backoff, never in a tight loop.
-    this.arm(Math.min(60_000, 1_000 * 2 ** Math.min(this.faults - 1, 6)));
+    this.arm(retryAt);
     try {
       this.revision = await this.deps.store.save(record, this.revision);
       this.persisted = record;

@@ -462,6 +462,23 @@ export function applyUpdate(r: Ctx, step: number, now: number, spec: JobSpec, ch
   return unpauses ? releaseBuffered(next, step, now) : next;
 }
 
+/** How long after its `faults`-th fault a job that keeps faulting is retried: 1 s, doubling, at most 60 s. */
+export const faultRetryMs = (faults: number): number => Math.min(60_000, 1_000 * 2 ** Math.min(Math.max(faults, 1) - 1, 6));
+
+/**
+ * The machine threw on `cause` (its `faults`-th fault): the job goes on from `r`, its last written
+ * record, with `job.faulted` in the outbox, and is woken again at `retryAt` at the earliest (a
+ * machine that keeps throwing is retried with backoff, never in a tight loop). The actor restarts
+ * the machine from `record`, writes it, publishes its events and arms the timer: nothing else.
+ */
+export function faulted(r: Ctx, step: number, now: number, error: unknown, cause: string, faults: number): { record: Ctx; retryAt: number } {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    record: emitEvent(r, step, now, 'job.faulted', { error: message, event: cause, faults }),
+    retryAt: now + faultRetryMs(faults),
+  };
+}
+
 export function deleted(r: Ctx, step: number, now: number): Ctx {
   return emitEvent(r, step, now, 'job.deleted', { revision: r.revision, activeExecutions: r.active.map((a) => a.executionId) });
 }

@@ -252,3 +252,42 @@ describe('JobActor: a command replies with the outcome the machine decided', () 
     expect((await a.command({ type: 'TICK' })).outcome).toBeNull();
   });
 });
+
+describe('JobActor: a machine that throws is restarted as jobLogic.faulted says', () => {
+  it('job.faulted is written and published on the last written record; retried after 1 s, then 2 s; then the job goes on', async () => {
+    const b = bed();
+    const s = stored(b);
+    let throwing = true;
+    const machine = jobMachine.provide({
+      guards: {
+        slotDue: ({ context, event }) => {
+          if (throwing) throw new Error('boom');
+          return context.nextRunAt !== null && event.now >= context.nextRunAt;
+        },
+      },
+    });
+    const a = new JobActor({ ...b.deps(), machine }, s);
+    b.clock.advance(10_000); // the first slot is due: the timer would fire at once but for the backoff
+    await expect(a.send({ type: 'TICK' })).rejects.toMatchObject({ code: 'internal' });
+    const faults = () => b.events.filter((e) => e.type === 'job.faulted').map((e) => e.data);
+    expect(faults()).toEqual([{ error: expect.stringContaining('boom'), event: 'TICK', faults: 1 }]);
+    const e = (await b.store.get('acme', 'job1'))!;
+    expect(e.record.outbox.flatMap((x) => (x.kind === 'event' ? [x.event.type] : []))).toContain('job.faulted');
+    expect(a.storedRevision).toBe(e.revision);
+    b.clock.advance(999);
+    await flush();
+    expect(faults()).toHaveLength(1);
+    b.clock.advance(1);
+    await flush();
+    expect(faults().map((f) => f.faults)).toEqual([1, 2]);
+    b.clock.advance(1_999);
+    await flush();
+    expect(faults()).toHaveLength(2);
+    throwing = false;
+    b.clock.advance(1);
+    await flush();
+    expect(faults()).toHaveLength(2);
+    expect(b.dispatches.map((d) => d.scheduledAt)).toEqual([new Date(T0 + 10_000).toISOString()]);
+    expect(a.record.lastScheduledAt).toBe(T0 + 10_000);
+  });
+});

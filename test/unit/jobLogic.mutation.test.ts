@@ -20,6 +20,8 @@ import {
   decideUpdate,
   dispatchAction,
   dispatchRequest,
+  faulted,
+  faultRetryMs,
   pausedAfterUpdate,
   update,
 } from '../../src/machines/jobLogic.js';
@@ -494,6 +496,23 @@ describe('the dispatch request: which inputs a dispatch carries', () => {
     expect(dispatchRequest(r, rn)).toMatchObject({ executionId: rn, trigger: 'run_now', firedAt: iso(T0 + 11 * S), action: { ...r.spec.target, inputs: { x: 9 } } });
     expect(dispatchRequest(dispatchAttempt(r, 3, T0 + 12 * S, slot(1), 2), slot(1))?.attempt).toBe(2);
     expect(dispatchRequest(r, 'nope')).toBeNull();
+  });
+});
+
+describe('a fault: what the job does when its machine threw', () => {
+  it('job.faulted on the last written record, with the message, the event and the count', () => {
+    const r = record();
+    const f = faulted(r, 7, T0 + S, new Error('boom'), 'TICK', 1);
+    expect(eventsOf(f.record, 7).map((e) => [e.type, e.data])).toEqual([['job.faulted', { error: 'boom', event: 'TICK', faults: 1 }]]);
+    expect(f.record.eventSeq).toBe(r.eventSeq + 1);
+    expect({ ...f.record, outbox: r.outbox, outboxStep: r.outboxStep, eventSeq: r.eventSeq }).toEqual(r);
+    expect(eventsOf(faulted(r, 7, T0, 'not an Error', 'RUN_NOW', 2).record, 7)[0]!.data).toEqual({ error: 'not an Error', event: 'RUN_NOW', faults: 2 });
+  });
+
+  it('is retried with backoff: 1 s doubling up to 60 s, never sooner', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 50].map(faultRetryMs)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+    expect(faultRetryMs(0)).toBe(1_000);
+    expect(faulted(record(), 1, T0 + 5, new Error('x'), 'TICK', 3).retryAt).toBe(T0 + 5 + 4_000);
   });
 });
 
