@@ -2,8 +2,8 @@ import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 
 import type { Logger } from 'pino';
 import { SchedulerError } from '../contract/errors.js';
 import type { AuditEvent, JobRecord } from '../core/record.js';
-import type { JobEvent, JobMachine } from '../machines/jobMachine.js';
-import { dispatchRequest, faulted, nextWakeAt, type Outcome } from '../machines/jobLogic.js';
+import type { JobEmitted, JobEvent, JobMachine } from '../machines/jobMachine.js';
+import { dispatchRequest, faulted, isDispatched, nextWakeAt, type Outcome } from '../machines/jobLogic.js';
 import type { EventPublisher } from '../transport/eventPublisher.js';
 import type { DispatchOutcome, DispatchRequest, Dispatcher } from '../transport/dispatcher.js';
 import type { JobStore } from '../store/jobStore.js';
@@ -79,8 +79,14 @@ export class JobActor {
    * and of a record adopted by `reconcile`. They stay in every outbox written until published.
    */
   private unconfirmed: Set<string> | null = null;
-  /** The outcome the machine emitted for the step being applied (a command's reply). */
-  private outcome: { step: number; outcome: Outcome } | null = null;
+  /** What the machine emitted in the step being applied: a command's outcome, dispatch retries. */
+  private emitted: JobEmitted[] | null = null;
+  /**
+   * Dispatch attempts due later, by execution (created on the first): a failed attempt the machine
+   * retries (`retry` emitted with its due time). The timer wakes the actor then, and it sends
+   * DISPATCH_ATTEMPT. Not stored: after a restart, a dispatched execution is sent again at once.
+   */
+  private retries: Map<string, { attempt: number; at: number }> | null = null;
 
   constructor(
     private readonly deps: JobActorDeps,
@@ -171,13 +177,27 @@ export class JobActor {
 
   stop(): void {
     this.stopped = true;
+    this.retries = null;
     this.deps.timers.set(this, null);
     this.stopActor();
   }
 
-  /** Its timer came due: a TICK (nothing when stopped or fenced off). */
+  /** Its timer came due: the dispatch attempts now due, then a TICK (nothing when stopped or fenced off). */
   wake(): void {
     if (this.stopped || !this.mayAct()) return;
+    const now = this.deps.clock.now();
+    for (const [executionId, { attempt, at }] of this.retries ?? []) {
+      if (at > now) continue;
+      this.retries!.delete(executionId);
+      this.send({ type: 'DISPATCH_ATTEMPT', executionId, attempt }).catch((err: unknown) => {
+        if (this.stopped) return;
+        // not recorded (a failed write, logged by `storageLog`): the attempt is tried again in a second
+        if (!this.retries?.has(executionId)) (this.retries ??= new Map()).set(executionId, { attempt, at: this.deps.clock.now() + 1_000 });
+        this.arm();
+        if (!(err instanceof SchedulerError && err.code === 'unavailable')) this.deps.log.warn({ err, job: this.key, executionId }, 'dispatch attempt failed');
+      });
+    }
+    if (this.retries?.size === 0) this.retries = null;
     this.send({ type: 'TICK' }).catch((err: unknown) => {
       // a failed write is logged by `storageLog` and retried by the timer it armed
       if (!this.stopped && !(err instanceof SchedulerError && err.code === 'unavailable')) this.deps.log.warn({ err, job: this.key }, 'tick failed');
@@ -209,17 +229,17 @@ export class JobActor {
     // A root actor's error with no observer is rethrown by XState (a crash); a child's goes to its
     // parent (which ignores it). Either way the error is read from the snapshot in `apply`.
     if (!parent) actor.subscribe({ error: () => undefined });
-    actor.on('outcome', (e) => {
-      this.outcome = { step: e.step, outcome: e.outcome };
-    });
+    actor.on('outcome', (e) => void (this.emitted ??= []).push(e));
+    actor.on('retry', (e) => void (this.emitted ??= []).push(e));
     actor.start();
     return actor;
   }
 
-  /** The outcome the machine emitted in `step` (null when it emitted none: not a command, or unhandled). */
-  private outcomeOf(step: number): Outcome | null {
-    const o = this.outcome;
-    return o !== null && o.step === step ? o.outcome : null;
+  /** Takes the dispatch retries the machine decided in `step` (timers: `wake` sends the attempt when due). */
+  private scheduleRetries(emitted: readonly JobEmitted[] | null, step: number): void {
+    for (const e of emitted ?? []) {
+      if (e.type === 'retry' && e.step === step) (this.retries ??= new Map()).set(e.executionId, { attempt: e.attempt, at: e.at });
+    }
   }
 
   private async apply(input: JobInput): Promise<Applied> {
@@ -227,10 +247,13 @@ export class JobActor {
     if (!this.mayAct()) throw new SchedulerError('unavailable', 'this replica no longer owns the orchestrator');
     const before = this.actor.getSnapshot();
     const step = this.step++;
-    this.outcome = null;
+    this.emitted = null;
     this.actor.send({ ...input, now: this.deps.clock.now(), step } as JobEvent);
     const after = this.actor.getSnapshot();
-    const outcome = this.outcomeOf(step);
+    // what the machine emitted in this step: the command's outcome, dispatch retries
+    const emitted = this.emitted as JobEmitted[] | null;
+    this.emitted = null;
+    const outcome = emitted?.find((e): e is Extract<JobEmitted, { type: 'outcome' }> => e.type === 'outcome' && e.step === step)?.outcome ?? null;
     if (after.status === 'error') {
       await this.fault(after.error, input.type);
       throw new SchedulerError('internal', `job "${this.persisted.jobId}" faulted and was restarted`);
@@ -240,7 +263,13 @@ export class JobActor {
     // nothing due, a heartbeat of an unknown execution) writes nothing. The pure logic returns the
     // fields it did not change as they were, so a field-by-field identity check settles nearly
     // every no-op; the JSON comparison only runs when some field is a new object.
-    if (after.status !== 'done' && sameContent(after.context, before.context)) return { record: after.context, outcome };
+    if (after.status !== 'done' && sameContent(after.context, before.context)) {
+      if (emitted !== null) {
+        this.scheduleRetries(emitted, step);
+        this.arm();
+      }
+      return { record: after.context, outcome };
+    }
     try {
       if (!this.mayAct()) throw new SchedulerError('unavailable', 'lease lost');
       if (after.status === 'done') {
@@ -261,6 +290,7 @@ export class JobActor {
         throw new SchedulerError('unavailable', 'storage unavailable', { cause: err });
       }
     }
+    this.scheduleRetries(emitted, step);
     await this.effects(record, step);
     return { record, outcome };
   }
@@ -295,10 +325,15 @@ export class JobActor {
     }
   }
 
-  /** Sets the timer to the record's next wake-up (`nextWakeAt`), not before `notBefore` when given. */
+  /**
+   * Sets the timer to the record's next wake-up (`nextWakeAt`) or the next dispatch retry, whichever
+   * is first, and not before `notBefore` when given.
+   */
   private arm(notBefore: number | null = null): void {
     if (this.stopped || !this.mayAct()) return;
-    const at = nextWakeAt(this.record);
+    let at = nextWakeAt(this.record);
+    const retry = this.nextRetryAt();
+    if (retry !== null && (at === null || retry < at)) at = retry;
     this.deps.timers.set(this, at === null ? notBefore : notBefore === null ? at : Math.max(at, notBefore));
   }
 
@@ -357,7 +392,14 @@ export class JobActor {
         () => this.confirm(events),
       );
     }
-    for (const a of r.active) if (a.state === 'dispatched') this.startDispatch(a.executionId);
+    for (const a of r.active) {
+      if (a.state !== 'dispatched') continue;
+      // a retry still to come (a later attempt than the record's) is sent by the timer
+      const retry = this.retries?.get(a.executionId);
+      if (retry !== undefined && retry.attempt > a.attempt) continue;
+      this.retries?.delete(a.executionId);
+      this.startDispatch(a.executionId);
+    }
   }
 
   private unconfirm(r: JobRecord): void {
@@ -397,6 +439,18 @@ export class JobActor {
     }
   }
 
+  /** When the first pending dispatch retry is due; drops those whose execution no longer waits for a dispatch. */
+  private nextRetryAt(): number | null {
+    if (this.retries === null) return null;
+    let first: number | null = null;
+    for (const [executionId, { at }] of this.retries) {
+      if (!isDispatched(this.record, executionId)) this.retries.delete(executionId);
+      else if (first === null || at < first) first = at;
+    }
+    if (this.retries.size === 0) this.retries = null;
+    return first;
+  }
+
   private mayAct(): boolean {
     return this.deps.fence?.() ?? true;
   }
@@ -406,17 +460,10 @@ export class JobActor {
     const r = this.record;
     const req: DispatchRequest | null = dispatchRequest(r, executionId);
     if (req === null) return;
-    const policy = {
-      timeoutMs: r.spec.dispatchTimeoutMs,
-      attempts: r.spec.dispatchRetry.attempts,
-      backoffMs: r.spec.dispatchRetry.backoffMs,
-    };
     (this.dispatching ??= new Set()).add(executionId);
-    const onAttempt = (attempt: number): void => {
-      this.send({ type: 'DISPATCH_ATTEMPT', executionId, attempt }).catch(() => undefined);
-    };
+    // one attempt; a failure goes to the machine, which decides whether and when to retry
     void this.deps.dispatcher
-      .dispatch(req, policy, onAttempt, () => !this.stopped && this.mayAct())
+      .send(req, r.spec.dispatchTimeoutMs)
       .then((outcome: DispatchOutcome) => {
         this.dispatching?.delete(executionId);
         if (this.stopped || outcome === null) return;

@@ -348,11 +348,48 @@ export function dispatchRequest(r: JobRecord, executionId: string): {
   };
 }
 
+/** A retry came due (DISPATCH_ATTEMPT): the execution's next attempt is audited and sent (a dispatch effect). */
 export function dispatchAttempt(r: Ctx, step: number, now: number, executionId: string, attempt: number): Ctx {
   const a = r.active.find((x) => x.executionId === executionId);
   if (!a || a.state !== 'dispatched' || attempt <= a.attempt) return r;
   const next = { ...r, active: r.active.map((x) => (x === a ? { ...x, attempt } : x)) };
-  return emitEvent(next, step, now, 'trigger.dispatched', { scheduledAt: iso(a.scheduledAt), trigger: a.trigger, attempt }, executionId);
+  const audited = emitEvent(next, step, now, 'trigger.dispatched', { scheduledAt: iso(a.scheduledAt), trigger: a.trigger, attempt }, executionId);
+  return withEffect(audited, step, { kind: 'dispatch', executionId });
+}
+
+/** The next attempt of a dispatch that failed, and the instant it is due. */
+export interface DispatchRetry {
+  executionId: string;
+  attempt: number;
+  at: number;
+}
+
+/**
+ * The retry policy (SPEC §5, `dispatchRetry`): an attempt that got no reply (`timeout`) or found no
+ * responders is tried again `backoffMs` later, up to `attempts` attempts in all; a refusal
+ * (`rejected`) is never retried. Null when the dispatch fails for good (or the execution is not
+ * waiting for a dispatch reply).
+ */
+export function dispatchRetry(r: JobRecord, now: number, executionId: string, reason: DispatchFailure): DispatchRetry | null {
+  const a = r.active.find((x) => x.executionId === executionId);
+  if (!a || a.state !== 'dispatched' || reason === 'rejected' || a.attempt >= r.spec.dispatchRetry.attempts) return null;
+  return { executionId, attempt: a.attempt + 1, at: now + r.spec.dispatchRetry.backoffMs };
+}
+
+/**
+ * One attempt failed (DISPATCH_FAILED): retried as `dispatchRetry` says (the record unchanged, the
+ * retry is a timer for the actor), else the dispatch failed for good (`dispatchFailed`).
+ */
+export function attemptFailed(
+  r: Ctx,
+  step: number,
+  now: number,
+  executionId: string,
+  reason: DispatchFailure,
+  detail?: string,
+): { record: Ctx; retry: DispatchRetry | null } {
+  const retry = dispatchRetry(r, now, executionId, reason);
+  return retry !== null ? { record: r, retry } : { record: dispatchFailed(r, step, now, executionId, reason, detail), retry: null };
 }
 
 export function dispatchAccepted(r: Ctx, step: number, now: number, executionId: string): Ctx {
@@ -363,6 +400,7 @@ export function dispatchAccepted(r: Ctx, step: number, now: number, executionId:
   return emitEvent(next, step, now, 'execution.started', { scheduledAt: iso(a.scheduledAt), trigger: a.trigger, attempt: a.attempt }, executionId);
 }
 
+/** The dispatch failed for good: `trigger.failed` with the attempts made, the guard released. */
 export function dispatchFailed(r: Ctx, step: number, now: number, executionId: string, reason: DispatchFailure, detail?: string): Ctx {
   const a = r.active.find((x) => x.executionId === executionId);
   if (!a || a.state !== 'dispatched') return r;

@@ -11,8 +11,10 @@ import * as L from './jobLogic.js';
 export type JobEvent = { now: number; step: number } & (
   | { type: 'TICK' }
   | { type: 'RUN_NOW'; inputs?: unknown; ignoreOverlap: boolean }
+  /** A retry came due: send this attempt. */
   | { type: 'DISPATCH_ATTEMPT'; executionId: string; attempt: number }
   | { type: 'DISPATCH_ACCEPTED'; executionId: string }
+  /** One attempt failed: the machine retries it (dispatchRetry) or fails the dispatch. */
   | { type: 'DISPATCH_FAILED'; executionId: string; reason: DispatchFailure; detail?: string }
   | { type: 'COMPLETED'; executionId: string; status: CompletionStatus; error?: unknown; output?: unknown }
   | { type: 'HEARTBEAT'; executionId: string }
@@ -26,17 +28,24 @@ export type JobEvent = { now: number; step: number } & (
  * What the machine emits besides its record: the outcome of a command (RUN_NOW, UPDATE) for the
  * step that carried it, which the job actor hands back to the caller (the supervisor's reply).
  */
-export type JobEmitted = { type: 'outcome'; step: number; outcome: L.Outcome };
+export type JobEmitted =
+  | { type: 'outcome'; step: number; outcome: L.Outcome }
+  /** A dispatch attempt failed and is tried again at `at`: the actor sends DISPATCH_ATTEMPT then. */
+  | ({ type: 'retry'; step: number } & L.DispatchRetry);
 
-/** The executions an event ends: timeouts (TICK), a completion, a failed dispatch; other events end none. */
-function endedBy(event: JobEvent): (a: ActiveExecution) => boolean {
+/**
+ * The executions an event ends: timeouts (TICK), a completion, a dispatch that failed for good (a
+ * failed attempt that is retried ends nothing); other events end none.
+ */
+function endedBy(context: JobRecord, event: JobEvent): (a: ActiveExecution) => boolean {
   switch (event.type) {
     case 'TICK':
       return (a) => L.isPastDeadline(a, event.now);
     case 'COMPLETED':
       return (a) => a.executionId === event.executionId;
     case 'DISPATCH_FAILED':
-      return (a) => a.executionId === event.executionId && a.state === 'dispatched';
+      return (a) =>
+        a.executionId === event.executionId && a.state === 'dispatched' && L.dispatchRetry(context, event.now, event.executionId, event.reason) === null;
     default:
       return () => false;
   }
@@ -88,9 +97,9 @@ export const jobMachine = setup({
     executionRunning: ({ context }) => context.active.some((a) => a.state === 'running'),
     executionActive: ({ context }) => context.active.length > 0,
     /** Once the executions the event ends have ended, none is left and no slot waits. */
-    nothingLeft: ({ context, event }) => L.leftAfter(context, endedBy(event)) === 'nothing',
+    nothingLeft: ({ context, event }) => L.leftAfter(context, endedBy(context, event)) === 'nothing',
     /** ... no running one is left, but a dispatched one is, or the buffered slot (then dispatched). */
-    onlyDispatchedLeft: ({ context, event }) => L.leftAfter(context, endedBy(event)) === 'dispatched',
+    onlyDispatchedLeft: ({ context, event }) => L.leftAfter(context, endedBy(context, event)) === 'dispatched',
     /** DISPATCH_ACCEPTED, HEARTBEAT: the event's execution is active and waiting for its dispatch reply. */
     dispatchedExecution: ({ context, event }) => 'executionId' in event && L.isDispatched(context, event.executionId),
     /** UPDATE: the job is paused after it (it was not; a refused update changes nothing). */
@@ -129,9 +138,12 @@ export const jobMachine = setup({
       assertEvent(event, 'DISPATCH_ACCEPTED');
       return L.dispatchAccepted(context, event.step, event.now, event.executionId);
     }),
-    failed: assign(({ context, event }) => {
+    /** A failed attempt: retried (the retry and its due time emitted) or failed for good. */
+    failed: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'DISPATCH_FAILED');
-      return L.dispatchFailed(context, event.step, event.now, event.executionId, event.reason, event.detail);
+      const { record, retry } = L.attemptFailed(context, event.step, event.now, event.executionId, event.reason, event.detail);
+      enqueue.assign(() => record);
+      if (retry !== null) enqueue.emit({ type: 'retry', step: event.step, ...retry });
     }),
     completed: assign(({ context, event }) => {
       assertEvent(event, 'COMPLETED');

@@ -11,7 +11,7 @@ import { TimerQueue } from '../../src/actors/timerQueue.js';
 import type { AuditEvent, JobRecord } from '../../src/core/record.js';
 import { jobMachine } from '../../src/machines/jobMachine.js';
 import { StaleRevisionError, type JobStore, type Lookup } from '../../src/store/jobStore.js';
-import type { Dispatcher, DispatchRequest } from '../../src/transport/dispatcher.js';
+import type { Dispatcher, DispatchOutcome, DispatchRequest } from '../../src/transport/dispatcher.js';
 import type { EventPublisher } from '../../src/transport/eventPublisher.js';
 import { record, T0 } from './machine-helpers.js';
 
@@ -77,7 +77,8 @@ interface Bed {
   deps: (fence?: () => boolean) => JobActorDeps;
 }
 
-function bed(): Bed {
+/** `answer` says how each dispatch attempt goes (by default it never answers). */
+function bed(answer: (req: DispatchRequest) => Promise<DispatchOutcome> = () => new Promise(() => undefined)): Bed {
   const clock = new ManualClock(T0);
   const store = new FakeStore();
   const events: AuditEvent[] = [];
@@ -90,10 +91,9 @@ function bed(): Bed {
     pending: 0,
   } as unknown as EventPublisher;
   const dispatcher = {
-    // never answers: the execution stays dispatched, which is all these tests need
-    dispatch: (req: DispatchRequest) => {
+    send: (req: DispatchRequest) => {
       dispatches.push(req);
-      return new Promise(() => undefined);
+      return answer(req);
     },
     close: () => undefined,
   } as unknown as Dispatcher;
@@ -289,5 +289,77 @@ describe('JobActor: a machine that throws is restarted as jobLogic.faulted says'
     expect(faults()).toHaveLength(2);
     expect(b.dispatches.map((d) => d.scheduledAt)).toEqual([new Date(T0 + 10_000).toISOString()]);
     expect(a.record.lastScheduledAt).toBe(T0 + 10_000);
+  });
+});
+
+describe('JobActor: dispatch retries are timers the machine decides; the dispatcher sends one attempt', () => {
+  const sentAt = (b: Bed, at: number[]) => (req: DispatchRequest): Promise<DispatchOutcome> => {
+    at.push(b.clock.now());
+    return Promise.resolve({ accepted: false, reason: req.attempt < 3 ? 'no_responders' : 'timeout' });
+  };
+
+  it('no responders: attempts 2 and 3 go backoffMs apart, each audited before it is sent, then trigger.failed with the last reason', async () => {
+    const at: number[] = [];
+    let b!: Bed;
+    b = bed((req) => sentAt(b, at)(req));
+    const r = record({ dispatchRetry: { attempts: 3, backoffMs: 1_000 } });
+    const a = new JobActor(b.deps(), { record: r, revision: b.store.put(r) });
+    await a.recover();
+    b.clock.advance(10_000);
+    await flush();
+    expect(b.dispatches.map((d) => d.attempt)).toEqual([1]);
+    b.clock.advance(999);
+    await flush();
+    expect(b.dispatches.map((d) => d.attempt)).toEqual([1]); // not before the retry is due
+    b.clock.advance(1);
+    await flush();
+    expect(b.dispatches.map((d) => d.attempt)).toEqual([1, 2]);
+    b.clock.advance(1_000);
+    await flush();
+    expect(b.dispatches.map((d) => d.attempt)).toEqual([1, 2, 3]);
+    expect(at).toEqual([T0 + 10_000, T0 + 11_000, T0 + 12_000]);
+    const trail = b.events.filter((e) => e.type.startsWith('trigger.')).map((e) => [e.type, e.data.attempt ?? e.data.attempts, e.data.reason]);
+    expect(trail).toEqual([
+      ['trigger.dispatched', 1, undefined],
+      ['trigger.dispatched', 2, undefined],
+      ['trigger.dispatched', 3, undefined],
+      ['trigger.failed', 3, 'timeout'],
+    ]);
+    expect(a.record.active).toEqual([]);
+    // nothing more is sent
+    b.clock.advance(5_000);
+    await flush();
+    expect(b.dispatches).toHaveLength(3);
+  });
+
+  it('a rejection is not retried; an execution that completes while its retry waits is not sent again', async () => {
+    const b = bed((req) => Promise.resolve(req.jobId === 'rej' ? { accepted: false, reason: 'rejected', detail: 'busy' } : { accepted: false, reason: 'timeout' }));
+    const rej = record({ jobId: 'rej' });
+    const x = new JobActor(b.deps(), { record: rej, revision: b.store.put(rej) });
+    const r = record();
+    const y = new JobActor(b.deps(), { record: r, revision: b.store.put(r) });
+    await x.recover();
+    await y.recover();
+    b.clock.advance(10_000);
+    await flush();
+    expect(b.events.filter((e) => e.type === 'trigger.failed').map((e) => [e.jobId, e.data.attempts, e.data.reason, e.data.detail])).toEqual([['rej', 1, 'rejected', 'busy']]);
+    const id = y.record.active[0]!.executionId;
+    await y.send({ type: 'COMPLETED', executionId: id, status: 'succeeded' }); // the worker got attempt 1 after all
+    b.clock.advance(1_000);
+    await flush();
+    expect(b.dispatches.map((d) => [d.jobId, d.attempt])).toEqual([['rej', 1], ['job1', 1]]);
+  });
+
+  it('a stopped actor sends no retry', async () => {
+    const b = bed(() => Promise.resolve({ accepted: false, reason: 'no_responders' }));
+    const s = stored(b);
+    const a = new JobActor(b.deps(), s);
+    await a.recover();
+    b.clock.advance(10_000);
+    await flush();
+    a.stop();
+    b.clock.advance(5_000);
+    await flush();
+    expect(b.dispatches.map((d) => d.attempt)).toEqual([1]);
   });
 });

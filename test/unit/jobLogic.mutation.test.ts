@@ -17,9 +17,11 @@ import {
   runNow,
   runNowOverlaps,
   applyUpdate,
+  attemptFailed,
   decideUpdate,
   dispatchAction,
   dispatchRequest,
+  dispatchRetry,
   faulted,
   faultRetryMs,
   pausedAfterUpdate,
@@ -303,6 +305,43 @@ describe('dispatch retries (DISPATCH_ATTEMPT)', () => {
     expect(dispatchAttempt(two, 4, T0 + 22 * S, slot(1), 2)).toBe(two);
     const running = dispatchAccepted(r, 3, T0 + 21 * S, slot(1));
     expect(dispatchAttempt(running, 4, T0 + 22 * S, slot(1), 2)).toBe(running);
+  });
+
+  it('an attempt is sent: DISPATCH_ATTEMPT puts a dispatch effect in the outbox, after its trigger.dispatched', () => {
+    const r = dispatchAttempt(twoActive(), 3, T0 + 21 * S, slot(2), 2);
+    expect(r.outbox.map((e) => e.kind)).toEqual(['event', 'dispatch']);
+    expect(dispatchesOf(r, 3)).toEqual([slot(2)]);
+  });
+
+  it('dispatchRetry: no reply and no responders are retried backoffMs later, up to attempts in all; a rejection never', () => {
+    const r = fireDue(record({ dispatchRetry: { attempts: 3, backoffMs: 1_500 } }), 1, T0 + 10 * S);
+    expect(dispatchRetry(r, T0 + 11 * S, slot(1), 'timeout')).toEqual({ executionId: slot(1), attempt: 2, at: T0 + 11 * S + 1_500 });
+    expect(dispatchRetry(r, T0 + 11 * S, slot(1), 'no_responders')).toEqual({ executionId: slot(1), attempt: 2, at: T0 + 11 * S + 1_500 });
+    expect(dispatchRetry(r, T0 + 11 * S, slot(1), 'rejected')).toBeNull();
+    const second = dispatchAttempt(r, 2, T0 + 12 * S, slot(1), 2);
+    expect(dispatchRetry(second, T0 + 13 * S, slot(1), 'timeout')).toMatchObject({ attempt: 3 });
+    const third = dispatchAttempt(second, 3, T0 + 14 * S, slot(1), 3);
+    expect(dispatchRetry(third, T0 + 15 * S, slot(1), 'timeout')).toBeNull(); // the last attempt
+    // not waiting for a dispatch reply: nothing to retry
+    expect(dispatchRetry(r, T0 + 11 * S, 'nope', 'timeout')).toBeNull();
+    expect(dispatchRetry(dispatchAccepted(r, 2, T0 + 11 * S, slot(1)), T0 + 11 * S, slot(1), 'timeout')).toBeNull();
+    // attempts: 1 is no retry at all
+    expect(dispatchRetry(fireDue(record({ dispatchRetry: { attempts: 1 } }), 1, T0 + 10 * S), T0 + 11 * S, slot(1), 'timeout')).toBeNull();
+  });
+
+  it('attemptFailed: a retried attempt leaves the record as it is; the last one fails the dispatch with its reason', () => {
+    const r = fireDue(record(), 1, T0 + 10 * S);
+    const retried = attemptFailed(r, 2, T0 + 11 * S, slot(1), 'no_responders');
+    expect(retried).toEqual({ record: r, retry: { executionId: slot(1), attempt: 2, at: T0 + 12 * S } });
+    expect(retried.record).toBe(r);
+    const last = dispatchAttempt(dispatchAttempt(r, 3, T0 + 12 * S, slot(1), 2), 4, T0 + 14 * S, slot(1), 3);
+    const failed = attemptFailed(last, 5, T0 + 15 * S, slot(1), 'timeout');
+    expect(failed.retry).toBeNull();
+    expect(eventsOf(failed.record, 5)[0]).toMatchObject({ type: 'trigger.failed', data: { attempts: 3, reason: 'timeout' } });
+    expect(failed.record.active).toEqual([]);
+    const rejected = attemptFailed(r, 2, T0 + 11 * S, slot(1), 'rejected', 'busy');
+    expect(rejected.retry).toBeNull();
+    expect(eventsOf(rejected.record, 2)[0]!.data).toMatchObject({ attempts: 1, reason: 'rejected', detail: 'busy' });
   });
 
   it('reach the machine as DISPATCH_ATTEMPT events', () => {

@@ -87,7 +87,7 @@ describe('job machine: firing and overlap', () => {
   });
 
   it('a dispatch failure releases the guard and is audited', () => {
-    const d = new Driver(record());
+    const d = new Driver(record({ dispatchRetry: { attempts: 1 } }));
     d.tick(T0 + 10 * S);
     const [id] = d.dispatchesOfLastStep();
     const ev = d.send({ type: 'DISPATCH_FAILED', executionId: id!, reason: 'no_responders' });

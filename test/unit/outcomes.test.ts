@@ -79,3 +79,33 @@ describe('UPDATE: the revision conflict and the patch are decided in the machine
     expect(d.outcome).toEqual({ ok: true });
   });
 });
+
+describe('DISPATCH_FAILED: the machine decides the retry and its due time', () => {
+  it('a failed attempt that is retried emits the retry, ends nothing and stays dispatched; the last attempt fails for good', () => {
+    const d = new Driver(record({ dispatchRetry: { attempts: 2, backoffMs: 700 } }));
+    d.tick(T0 + 10 * S);
+    const retries: unknown[] = [];
+    d.actor.on('retry', (e) => void retries.push(e));
+    expect(d.send({ type: 'DISPATCH_FAILED', executionId: slot(1), reason: 'no_responders' }, T0 + 11 * S)).toEqual([]);
+    expect(retries).toEqual([{ type: 'retry', step: 2, executionId: slot(1), attempt: 2, at: T0 + 11 * S + 700 }]);
+    expect(d.state).toBe('dispatched');
+    expect(d.ctx.active).toHaveLength(1);
+    expect(types(d.send({ type: 'DISPATCH_ATTEMPT', executionId: slot(1), attempt: 2 }, T0 + 11 * S + 700))).toEqual(['trigger.dispatched']);
+    expect(d.dispatchesOfLastStep()).toEqual([slot(1)]);
+    const ev = d.send({ type: 'DISPATCH_FAILED', executionId: slot(1), reason: 'timeout' }, T0 + 13 * S);
+    expect(types(ev)).toEqual(['trigger.failed', 'transition']);
+    expect(ev[0]!.data).toMatchObject({ attempts: 2, reason: 'timeout' });
+    expect(retries).toHaveLength(1);
+    expect(d.state).toBe('idle');
+  });
+
+  it('running (another execution accepted): a retried attempt of a dispatched one stays running', () => {
+    const d = new Driver(record({ allowOverlap: true }));
+    d.tick(T0 + 10 * S);
+    d.send({ type: 'DISPATCH_ACCEPTED', executionId: slot(1) });
+    d.tick(T0 + 20 * S);
+    expect(d.state).toBe('running');
+    expect(d.send({ type: 'DISPATCH_FAILED', executionId: slot(2), reason: 'timeout' })).toEqual([]);
+    expect(d.ctx.active.map((a) => a.executionId)).toEqual([slot(1), slot(2)]);
+  });
+});

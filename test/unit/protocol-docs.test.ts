@@ -60,7 +60,7 @@ function realViews(): { view: JobView; show: JobView }[] {
   expect(d.ctx.lastResult).not.toBeNull();
   out.push({ view: toView(d.ctx, d.now), show: toView(d.ctx, d.now, true) });
 
-  const once = new Driver(record({ schedule: { kind: 'once', at: T0 + 5 * S }, startAt: null, endAt: T0 + 3_600_000 }));
+  const once = new Driver(record({ schedule: { kind: 'once', at: T0 + 5 * S }, startAt: null, endAt: T0 + 3_600_000, dispatchRetry: { attempts: 1 } }));
   once.tick(T0 + 5 * S);
   const [id] = once.dispatchesOfLastStep();
   once.send({ type: 'DISPATCH_FAILED', executionId: id!, reason: 'no_responders' });

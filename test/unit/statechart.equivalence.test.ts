@@ -60,7 +60,7 @@ export const legacyJobMachine = setup({
     }),
     failed: assign(({ context, event }) => {
       assertEvent(event, 'DISPATCH_FAILED');
-      return L.dispatchFailed(context, event.step, event.now, event.executionId, event.reason, event.detail);
+      return L.attemptFailed(context, event.step, event.now, event.executionId, event.reason, event.detail).record;
     }),
     completed: assign(({ context, event }) => {
       assertEvent(event, 'COMPLETED');

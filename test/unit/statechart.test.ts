@@ -157,14 +157,14 @@ describe('dispatched: sent, no reply yet', () => {
     expect(c.state).toBe('idle');
     const two = inDispatched();
     two.send({ type: 'RUN_NOW', ignoreOverlap: true });
-    expect(types(two.send({ type: 'DISPATCH_FAILED', executionId: slot(1), reason: 'timeout' }))).toEqual(['trigger.failed']);
+    expect(types(two.send({ type: 'DISPATCH_FAILED', executionId: slot(1), reason: 'rejected' }))).toEqual(['trigger.failed']);
     expect(two.state).toBe('dispatched');
     expect(types(two.send({ type: 'COMPLETED', executionId: 'unknown', status: 'succeeded' }))).toEqual(['execution.completion_rejected']);
     expect(two.state).toBe('dispatched');
   });
 
   it('the buffered slot is dispatched when the last execution ends: stays dispatched', () => {
-    const d = inDispatched({ overlapPolicy: 'buffer_one' });
+    const d = inDispatched({ overlapPolicy: 'buffer_one', dispatchRetry: { attempts: 1 } });
     d.tick(T0 + 20 * S);
     const ev = d.send({ type: 'DISPATCH_FAILED', executionId: slot(1), reason: 'no_responders' });
     expect(types(ev)).toEqual(['trigger.failed', 'trigger.dispatched']);
