@@ -5,8 +5,10 @@ import * as L from './jobLogic.js';
 
 /**
  * Every event carries `now` (the injected clock) and `step` (the actor's step number, which
- * scopes the outbox). The machine has no I/O: effects are written to `context.outbox` and carried
- * out by the job actor in `src/actors`.
+ * scopes the outbox). The machine has no I/O and is the only place that decides: what comes out
+ * is data, carried out by the job actor in `src/actors`: the next record (`context`), the effects
+ * in its `outbox` (audit events, dispatches), and, emitted for the step (`JobEmitted`), a
+ * command's outcome and the dispatch retries with their due times.
  */
 export type JobEvent = { now: number; step: number } & (
   | { type: 'TICK' }

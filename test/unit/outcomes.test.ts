@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runNowExecutionId, slotExecutionId } from '../../src/contract/ids.js';
+import { SchedulerError } from '../../src/contract/errors.js';
+import { okOrThrow } from '../../src/actors/supervisor.js';
 import { Driver, LIMITS, record, T0, types } from './machine-helpers.js';
 
 /*
@@ -107,5 +109,27 @@ describe('DISPATCH_FAILED: the machine decides the retry and its due time', () =
     expect(d.state).toBe('running');
     expect(d.send({ type: 'DISPATCH_FAILED', executionId: slot(2), reason: 'timeout' })).toEqual([]);
     expect(d.ctx.active.map((a) => a.executionId)).toEqual([slot(1), slot(2)]);
+  });
+});
+
+describe('the supervisor turns an outcome into the reply', () => {
+  const wireOf = (f: () => unknown): unknown => {
+    try {
+      f();
+    } catch (err) {
+      return err instanceof SchedulerError ? err.toWire() : err;
+    }
+    return 'did not throw';
+  };
+
+  it('ok passes through; a refusal is the error with its code, message and details; no outcome is internal', () => {
+    expect(okOrThrow({ ok: true, executionId: 'x' }, 'RUN_NOW')).toEqual({ ok: true, executionId: 'x' });
+    expect(wireOf(() => okOrThrow({ ok: false, code: 'conflict', message: 'revision is 2, not 1', details: { revision: 2 } }, 'UPDATE'))).toEqual({
+      code: 'conflict',
+      message: 'revision is 2, not 1',
+      details: { revision: 2 },
+    });
+    expect(wireOf(() => okOrThrow({ ok: false, code: 'overlap', message: 'm' }, 'RUN_NOW'))).toEqual({ code: 'overlap', message: 'm' });
+    expect(wireOf(() => okOrThrow(null, 'RUN_NOW'))).toMatchObject({ code: 'internal' });
   });
 });
