@@ -143,8 +143,9 @@ export function decideUpdate(r: JobRecord, now: number, req: UpdateRequest): Upd
     const res = applyPatch(r.spec, req.patch, req.limits, now);
     return { kind: 'patch', spec: res.spec, changed: res.changed, scheduleChanged: res.scheduleChanged };
   } catch (err) {
-    if (!(err instanceof SchedulerError) || err.code !== 'invalid_request') throw err;
-    return { kind: 'refused', refusal: { ok: false, code: 'invalid_request', message: err.message, ...(err.details !== undefined && { details: err.details }) } };
+    // a patch the contract refuses (invalid_request, or limit_exceeded for inputs over the quota)
+    if (!(err instanceof SchedulerError) || (err.code !== 'invalid_request' && err.code !== 'limit_exceeded')) throw err;
+    return { kind: 'refused', refusal: { ok: false, code: err.code, message: err.message, ...(err.details !== undefined && { details: err.details }) } };
   }
 }
 
@@ -276,7 +277,7 @@ export function expireDeadlines(r: Ctx, step: number, now: number): Ctx {
  * carries) or a refusal with its error code, message and details (SPEC §8). The job actor hands
  * it to the supervisor, which turns it into the reply; nothing outside decides it again.
  */
-export type Refusal = { ok: false; code: 'overlap' | 'conflict' | 'invalid_request'; message: string; details?: unknown };
+export type Refusal = { ok: false; code: 'overlap' | 'conflict' | 'invalid_request' | 'limit_exceeded'; message: string; details?: unknown };
 export type Outcome = { ok: true; executionId?: string } | Refusal;
 
 /** A decision of a command: the record after it and the outcome its reply carries. */

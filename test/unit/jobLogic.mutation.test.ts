@@ -477,6 +477,15 @@ describe('update: the revision conflict and the patch, decided with the record',
     expect(d.record).toBe(r);
   });
 
+  it('inputs over the quota are refused with limit_exceeded (a refusal, not a fault of the job)', () => {
+    const r = record();
+    const big = 'x'.repeat(LIMITS.maxInputBytes + 1);
+    const d = decideUpdate(r, T0 + S, req({ target: { type: 'workflow_start', workflowId: 'w', inputs: { big } } }));
+    expect(d.kind).toBe('refused');
+    if (d.kind === 'refused') expect([d.refusal.code, d.refusal.message]).toEqual(['limit_exceeded', expect.stringContaining(`more than the limit of ${LIMITS.maxInputBytes}`)]);
+    expect(update(r, 1, T0 + S, req({ target: { type: 'workflow_start', workflowId: 'w', inputs: { big } } })).record).toBe(r);
+  });
+
   it('an invalid patch is refused with invalid_request and the issues as details', () => {
     const r = record();
     const d = update(r, 1, T0 + S, req({ schedule: { kind: 'interval', every: 10 } }));
