@@ -262,10 +262,14 @@ export class Scheduler {
     const share = this.fairShare();
     const owned = this.leases.owned();
     if (replicas > 1 && owned.length > share) {
-      for (const o of owned.slice(0, owned.length - share)) {
-        this.opts.log.info({ orchestratorId: o, share }, 'handing an orchestrator over to another replica');
-        await this.release(o);
-      }
+      // all at once: one by one, each waiting for its jobs to be idle and its events to be out,
+      // a loaded replica took seconds per orchestrator to reach its share
+      await Promise.all(
+        owned.slice(0, owned.length - share).map((o) => {
+          this.opts.log.info({ orchestratorId: o, share }, 'handing an orchestrator over to another replica');
+          return this.release(o);
+        }),
+      );
     }
     let count = this.leases.owned().length;
     const free = all.filter((o) => !this.leases.owns(o)).sort(() => Math.random() - 0.5);

@@ -200,10 +200,11 @@ describe('faults on one server', () => {
     await until(() => orchs.every((o) => o.dispatches.length >= 20), 15_000, 'dispatches everywhere');
     const original = spawned.at(-1)!;
     const b = await spawn(P); // takes its share: the first replica hands orchestrators over
-    await sleep(5_000);
     // exactly the excess moves, once: 6 orchestrators over 2 replicas is 3 each (overlapping
     // rebalancing passes handed over every one of them, then back and forth, for seconds)
     const handedOver = (p: SchedulerProcess): number => p.logged('handing an orchestrator over to another replica');
+    await until(() => handedOver(original) >= 3, 20_000, 'the first replica handing its excess over').catch(() => undefined);
+    await sleep(3_000);
     expect([handedOver(original), handedOver(b)]).toEqual([3, 0]);
     const rejected = async (): Promise<number> => {
       let n = 0;

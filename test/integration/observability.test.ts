@@ -46,6 +46,8 @@ describe('metrics, health and live inspection of a running scheduler', () => {
     await o.cmd('create', { jobId: 'm', schedule: { kind: 'interval', every: 200 }, target: { type: 'command', command: 'x' } });
     await o.cmd('create', { jobId: 'p', schedule: { kind: 'interval', every: '1h' }, target: { type: 'command', command: 'x' }, paused: true });
     await until(() => o.dispatchesOf('m').length >= 3, 5_000, 'dispatches');
+    // the metrics count published events: a dispatch request can arrive before its event is stored
+    await until(() => o.eventsOf('trigger.dispatched', 'm').length >= 3, 5_000, 'dispatch events');
     await until(() => o.eventsOf('execution.completed', 'm').length >= 2, 5_000, 'completions');
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     const value = (re: RegExp): number => Number(text.match(re)?.[1] ?? Number.NaN);
