@@ -53,7 +53,11 @@ export async function spawnScheduler(env: Record<string, string>, readyTimeoutMs
   process.once('exit', killOnExit);
   void exited.then(() => process.removeListener('exit', killOnExit));
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`scheduler not ready in ${readyTimeoutMs} ms:\n${output.slice(-20).join('\n')}`)), readyTimeoutMs);
+    const t = setTimeout(() => {
+      // not left behind: a test that gives up on it must not leave it running (it did, for good)
+      child.kill('SIGKILL');
+      reject(new Error(`scheduler not ready in ${readyTimeoutMs} ms:\n${output.slice(-20).join('\n')}`));
+    }, readyTimeoutMs);
     onReady.push(() => {
       clearTimeout(t);
       resolve();
