@@ -2,6 +2,7 @@ import type { DispatchFailure, EventType, JobState, Trigger, CompletionStatus } 
 import { runNowExecutionId, slotExecutionId } from '../contract/ids.js';
 import type { ActiveExecution, AuditEvent, Effect, JobRecord } from '../core/record.js';
 import type { Patch, Target } from '../contract/schemas.js';
+import type { DispatchRequest } from '../contract/messages.js';
 import { SchedulerError } from '../contract/errors.js';
 import { applyPatch, scheduleOf, type JobSpec, type SpecLimits } from '../core/spec.js';
 
@@ -325,16 +326,7 @@ export function dispatchAction(target: Target, inputs: unknown): Target {
 }
 
 /** The body of the dispatch request (SPEC §5) for an active execution of `r`; null when it is not active. */
-export function dispatchRequest(r: JobRecord, executionId: string): {
-  executionId: string;
-  orchestratorId: string;
-  jobId: string;
-  scheduledAt: string;
-  firedAt: string;
-  trigger: Trigger;
-  attempt: number;
-  action: Target;
-} | null {
+export function dispatchRequest(r: JobRecord, executionId: string): DispatchRequest | null {
   const a = r.active.find((x) => x.executionId === executionId);
   if (!a) return null;
   return {

@@ -55,6 +55,15 @@ function endedBy(context: JobRecord, event: JobEvent): (a: ActiveExecution) => b
 
 const enter = (state: JobState) => ({ type: 'enter', params: { state } }) as const;
 const toDeleted = { DELETE: { target: 'deleted', actions: 'deleted' } } as const;
+/** What every resting state (idle, dispatched, running) does on pause, update and delete. */
+const fromResting = {
+  PAUSE: { target: 'paused', actions: 'pause' },
+  UPDATE: [
+    { guard: 'pausesJob', target: 'paused', actions: 'update' },
+    { actions: 'update' },
+  ],
+  ...toDeleted,
+} as const;
 
 /**
  * The job machine. The resting states are the job view's `state`; one line each, what enters it
@@ -191,12 +200,7 @@ export const jobMachine = setup({
         TICK: { guard: 'slotDue', target: 'due' },
         RUN_NOW: { target: 'dispatched', actions: 'runNow' },
         COMPLETED: { actions: 'completed' }, // unknown or duplicate: rejected
-        PAUSE: { target: 'paused', actions: 'pause' },
-        UPDATE: [
-          { guard: 'pausesJob', target: 'paused', actions: 'update' },
-          { actions: 'update' },
-        ],
-        ...toDeleted,
+        ...fromResting,
       },
     },
 
@@ -249,12 +253,7 @@ export const jobMachine = setup({
           { actions: 'completed' },
         ],
         RUN_NOW: { actions: 'runNow' },
-        PAUSE: { target: 'paused', actions: 'pause' },
-        UPDATE: [
-          { guard: 'pausesJob', target: 'paused', actions: 'update' },
-          { actions: 'update' },
-        ],
-        ...toDeleted,
+        ...fromResting,
       },
     },
 
@@ -278,12 +277,7 @@ export const jobMachine = setup({
         DISPATCH_FAILED: { actions: 'failed' },
         HEARTBEAT: { actions: 'heartbeat' },
         RUN_NOW: { actions: 'runNow' },
-        PAUSE: { target: 'paused', actions: 'pause' },
-        UPDATE: [
-          { guard: 'pausesJob', target: 'paused', actions: 'update' },
-          { actions: 'update' },
-        ],
-        ...toDeleted,
+        ...fromResting,
       },
     },
 

@@ -1,19 +1,11 @@
 import { NoRespondersError, RequestError, type NatsConnection } from '@nats-io/transport-node';
-import type { DispatchFailure, Trigger } from '../contract/constants.js';
-import { dispatchReplySchema, type Target } from '../contract/schemas.js';
+import type { DispatchFailure } from '../contract/constants.js';
+import { dispatchReplySchema } from '../contract/schemas.js';
+import type { DispatchRequest } from '../contract/messages.js';
 import { dispatchSubject } from './subjects.js';
 
-/** The body of a dispatch request (SPEC §5). */
-export interface DispatchRequest {
-  executionId: string;
-  orchestratorId: string;
-  jobId: string;
-  scheduledAt: string;
-  firedAt: string;
-  trigger: Trigger;
-  attempt: number;
-  action: Target;
-}
+/** The body of a dispatch request (SPEC §5), as its schema says. */
+export type { DispatchRequest };
 
 /** `null` when the dispatcher was closed (shutdown) before an answer: nothing is recorded. */
 export type DispatchOutcome = { accepted: true } | { accepted: false; reason: DispatchFailure; detail?: string } | null;
