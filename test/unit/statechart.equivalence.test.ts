@@ -7,6 +7,7 @@ import type { JobSpec } from '../../src/core/spec.js';
 import * as L from '../../src/machines/jobLogic.js';
 import { jobMachine, type JobEvent } from '../../src/machines/jobMachine.js';
 import { LIMITS, record, T0 } from './machine-helpers.js';
+import { prng } from '../../bench/lib/util.js'; // seeded (mulberry32): the same sequences on every run
 
 /*
  * The statechart against the machine it replaced: the same records (trail, outbox, counters), the
@@ -111,17 +112,6 @@ export const legacyJobMachine = setup({
 });
 
 
-/** A small seeded PRNG (mulberry32): the sequences are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const S = 1000;
 type Input = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'now' | 'step'> : never) : never;
