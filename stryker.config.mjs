@@ -16,7 +16,7 @@ export default {
     'src/runtime/rateLimit.ts',
   ],
   // Only what the unit tests need is copied into the sandbox.
-  ignorePatterns: ['bench', 'deploy', 'docs/mutation', 'reports', 'dist', 'coverage', '.vitest', '.data', '.exp', 'test/integration', '*.log'],
+  ignorePatterns: ['bench/figures', 'bench/repro', 'bench/run.ts', 'deploy', 'docs/mutation', 'reports', 'dist', 'coverage', '.vitest', '.data', '.exp', 'test/integration', '*.log'],
   coverageAnalysis: 'perTest',
   concurrency: 2,
   timeoutMS: 10_000,
