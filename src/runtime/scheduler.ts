@@ -16,7 +16,7 @@ import { Metrics } from './metrics.js';
 import { FailureLog } from './failureLog.js';
 import { RateLimitedError, RateLimiter } from './rateLimit.js';
 import { jobMachine, type JobMachine } from '../machines/jobMachine.js';
-import { JobStore, type StoredRecord } from '../store/jobStore.js';
+import { JobStore } from '../store/jobStore.js';
 import { CommandServer, parseBody } from '../transport/commandServer.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventPublisher } from '../transport/eventPublisher.js';
@@ -29,6 +29,7 @@ import { LeaseManager } from '../cluster/leases.js';
 import { commandStatsFromHistogram, startDiscovery, type Discovery } from '../transport/discovery.js';
 import { VERSION } from './version.js';
 import { OrchestratorRegistry } from '../cluster/registry.js';
+import { Ownership } from '../cluster/ownership.js';
 import type { Subscription } from '@nats-io/transport-node';
 
 export interface SchedulerOptions {
@@ -68,18 +69,12 @@ export class Scheduler {
   private forwardSub: Subscription | null = null;
   private discovery: Discovery | null = null;
   private balancer: NodeJS.Timeout | null = null;
-  /** Orchestrators being taken over (lease acquired, jobs loading). */
-  private readonly gaining = new Map<string, { adopted: Promise<void>; done: Promise<boolean> }>();
+  /** Ownership and rebalancing of the orchestrators (src/cluster/ownership.ts). */
+  private ownership!: Ownership;
   private readonly limits: SupervisorLimits;
   private readonly rateLimiter: RateLimiter;
   private disconnected = false;
   private readonly balanceLog: FailureLog;
-  /** How often a replica rebalances (looks for orchestrators nobody owns). */
-  private get balanceEveryMs(): number {
-    return Math.max(200, this.opts.config.SCHED_LEASE_TTL_MS / 10);
-  }
-  /** The rebalancing pass under way, if any. */
-  private balancing: Promise<void> | null = null;
   private readonly takeoverLog: FailureLog;
   readonly metrics: Metrics;
   readonly names: Names;
@@ -161,7 +156,21 @@ export class Scheduler {
     // A renewal that gets no answer gives up after a third of the TTL (at least 1 s), and the next
     // round tries again; if it landed after all, the lease keeps the validity it gave.
     const leaseJs = jetstream(this.opts.leaseNc ?? nc, { timeout: Math.max(1_000, Math.floor(config.SCHED_LEASE_TTL_MS / 3)) });
-    this.leases = await LeaseManager.open(leaseJs, this.names.leasesBucket, config.SCHED_LEASE_TTL_MS, log, (o, epoch) => this.lose(o, epoch), replicas);
+    this.leases = await LeaseManager.open(leaseJs, this.names.leasesBucket, config.SCHED_LEASE_TTL_MS, log, (o, epoch) => this.ownership.lose(o, epoch), replicas);
+    this.ownership = new Ownership({
+      leases: this.leases,
+      registry: this.registry,
+      supervisors: this.supervisors,
+      loadAll: (o) => this.store.loadAll(o),
+      supervisor: (o, epoch, fence) => new Supervisor(o, { ...this.deps, fence }, this.limits, epoch),
+      caughtUp: (ms) => this.executions.caughtUp(ms),
+      pendingFor: (o) => this.publisher.pendingFor(o),
+      stopping: () => this.stopping !== null,
+      log,
+      balanceLog: this.balanceLog,
+      takeoverLog: this.takeoverLog,
+      leaseTtlMs: config.SCHED_LEASE_TTL_MS,
+    });
     await ensureReplicas(jsm, this.names, replicas, log);
     this.publisher = new EventPublisher(js, this.names.prefix, log, (e) => this.metrics.observe(e));
     this.dispatcher = new Dispatcher(nc, this.names.prefix);
@@ -186,15 +195,15 @@ export class Scheduler {
     // Take this replica's share of the orchestrators: load their jobs, apply what orchestrators
     // reported while nobody owned them, then let each job handle what it missed.
     const started = Date.now();
-    await this.balance();
+    await this.ownership.balance();
     log.info({ jobs: this.jobCount, orchestrators: this.supervisors.size, ms: Date.now() - started }, 'jobs loaded');
     this.balancer = setInterval(
       () =>
-        void this.balance().then(
+        void this.ownership.balance().then(
           () => this.balanceLog.succeeded(),
           (err: unknown) => this.balanceLog.failed(err),
         ),
-      this.balanceEveryMs,
+      this.ownership.balanceEveryMs,
     );
     this.watchConnection();
     this.balancer.unref();
@@ -222,204 +231,6 @@ export class Scheduler {
     return this.leases.owned();
   }
 
-  /**
-   * Keeps this replica at its fair share of the orchestrators: ceil(orchestrators / live
-   * replicas). It takes orchestrators nobody holds, and gives back the excess when replicas join.
-   * One pass at a time: a pass that overlapped a slow one still handing over would count the
-   * orchestrators being released as owned and hand over more than the excess (then take some
-   * back), so that the orchestrators went back and forth between the replicas for seconds.
-   */
-  private balance(): Promise<void> {
-    this.balancing ??= this.balanceOnce().finally(() => (this.balancing = null));
-    return this.balancing;
-  }
-
-  /** The owner of `o` once one appears within a few rebalancing passes, or null. */
-  private async awaitOwner(o: string): Promise<string | null> {
-    const end = Date.now() + 5 * this.balanceEveryMs;
-    while (Date.now() < end && !this.stopping) {
-      await new Promise((r) => setTimeout(r, 50));
-      const owner = await this.leases.ownerOf(o).catch(() => null);
-      if (owner !== null) return owner;
-    }
-    return null;
-  }
-
-  /** ceil(orchestrators / live replicas): how many orchestrators this replica should own. */
-  private fairShare(): number {
-    return Math.ceil(this.registry.list().length / this.leases.replicas().length);
-  }
-
-  /** True while this replica owns (or is taking over) fewer orchestrators than its share. */
-  private underShare(): boolean {
-    return new Set([...this.leases.owned(), ...this.gaining.keys()]).size < this.fairShare();
-  }
-
-  private async balanceOnce(): Promise<void> {
-    if (this.stopping) return;
-    const all = this.registry.list();
-    const replicas = this.leases.replicas().length;
-    const share = this.fairShare();
-    const owned = this.leases.owned();
-    if (replicas > 1 && owned.length > share) {
-      // all at once: one by one, each waiting for its jobs to be idle and its events to be out,
-      // a loaded replica took seconds per orchestrator to reach its share
-      await Promise.all(
-        owned.slice(0, owned.length - share).map((o) => {
-          this.opts.log.info({ orchestratorId: o, share }, 'handing an orchestrator over to another replica');
-          return this.release(o);
-        }),
-      );
-    }
-    let count = this.leases.owned().length;
-    const free = all.filter((o) => !this.leases.owns(o)).sort(() => Math.random() - 0.5);
-    await runLimited(free, 32, async (o) => {
-      if (count >= share) return;
-      if (await this.takeOver(o)) count++;
-    });
-  }
-
-  /**
-   * Takes the lease of an orchestrator nobody holds and loads its jobs; false when another
-   * replica has it. Completions and heartbeats sent while nobody owned it are applied before the
-   * jobs decide about what they missed (misfire policy).
-   */
-  private takeOver(o: string): Promise<boolean> {
-    const inFlight = this.gaining.get(o);
-    if (inFlight) return inFlight.done;
-    let adopted!: () => void;
-    const entry = { adopted: new Promise<void>((r) => (adopted = r)), done: Promise.resolve(false) };
-    entry.done = (async () => {
-      try {
-        if (!(await this.leases.acquire(o))) return false;
-        const epoch = this.leases.epochOf(o);
-        if (epoch === null) return false;
-        // All or nothing: the supervisor becomes visible only with every job loaded. A load that
-        // fails (JetStream unreachable, a leader election) gives the lease back, so this replica
-        // never serves an orchestrator it has not loaded (which would answer not_found for its jobs).
-        let sup: Supervisor;
-        let clean: boolean;
-        try {
-          // a clean handover (planned stop, rebalancing) left nothing unpublished: no outbox replay
-          clean = await this.registry.takeClean(o);
-          // the newest revision of each job (a record written during the read is delivered again)
-          const stored = new Map<string, StoredRecord>();
-          for await (const r of this.store.loadAll(o)) if ((stored.get(r.record.jobId)?.revision ?? 0) < r.revision) stored.set(r.record.jobId, r);
-          if (!this.leases.holds(o, epoch)) return false;
-          sup = new Supervisor(o, { ...this.deps, fence: () => this.leases.holds(o, epoch) }, this.limits, epoch);
-          for (const r of stored.values()) sup.adopt(r);
-        } catch (err) {
-          this.takeoverLog.failed(err);
-          await this.leases.release(o).catch(() => undefined);
-          return false;
-        }
-        this.takeoverLog.succeeded();
-        const previous = this.supervisors.get(o);
-        if (previous) void this.retire(previous);
-        this.supervisors.set(o, sup);
-        adopted();
-        // bounded: messages of other orchestrators (say, waiting for a dead owner's lease) must not hold a takeover up
-        await this.executions.caughtUp(1_500);
-        await runLimited([...sup.actors()], 256, (a) => a.recover({ replay: !clean }));
-        return true;
-      } finally {
-        adopted();
-        this.gaining.delete(o);
-      }
-    })();
-    this.gaining.set(o, entry);
-    return entry.done;
-  }
-
-  /** Hands an orchestrator over (rebalancing): stops its jobs, marks it clean when all its events are out, then releases the lease. */
-  private async release(o: string): Promise<void> {
-    await this.dropSupervisor(o);
-    const deadline = Date.now() + 2_000;
-    while (this.publisher.pendingFor(o) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await this.markClean([o]);
-    await this.leases.release(o);
-  }
-
-  /** Marks the orchestrators this replica still owns and has no unpublished event of as handed over cleanly. */
-  private async markClean(orchestrators: string[]): Promise<void> {
-    await Promise.all(
-      orchestrators
-        .filter((o) => this.leases.owns(o) && this.publisher.pendingFor(o) === 0)
-        .map((o) => this.registry.markClean(o).catch((err: unknown) => this.opts.log.warn({ err, orchestratorId: o }, 'could not mark a clean handover'))),
-    );
-  }
-
-  /**
-   * The lease of epoch `epoch` is gone: its job actors are fenced off already (they neither write
-   * nor dispatch nor arm timers); stop them. A newer epoch's supervisor (the orchestrator was
-   * taken back meanwhile) is not touched.
-   */
-  private lose(o: string, epoch: number): void {
-    const s = this.supervisors.get(o);
-    if (s?.epoch !== epoch) return;
-    this.supervisors.delete(o);
-    void this.retire(s);
-  }
-
-  private async dropSupervisor(o: string): Promise<void> {
-    const s = this.supervisors.get(o);
-    if (!s) return;
-    this.supervisors.delete(o);
-    await this.retire(s);
-  }
-
-  /** Lets a supervisor's job actors finish what they are writing, stopping each once it is idle. */
-  private async retire(s: Supervisor): Promise<void> {
-    await Promise.allSettled([...s.actors()].map((a) => a.stopWhenIdle()));
-    s.stop();
-  }
-
-  /**
-   * Where a command or execution message of `o` is handled: here (this replica owns it, or
-   * takes it over because nobody does), or at the owner (forwarded). `unavailable` during a
-   * failover, never a wrong answer.
-   */
-  private async route(o: string, registered: boolean): Promise<'here' | string | null> {
-    if (this.leases.owns(o)) {
-      await this.gaining.get(o)?.adopted;
-      return 'here';
-    }
-    const owner = await this.leases.ownerOf(o);
-    if (this.leases.owns(o)) {
-      // taken over by this replica meanwhile (a concurrent request)
-      await this.gaining.get(o)?.adopted;
-      return 'here';
-    }
-    if (owner === null) {
-      // Unknown everywhere: answer here (nothing to find); known: take it over. A replica that
-      // has its share already (it may have just handed this one over: taking it back at the next
-      // completion made the orchestrators go back and forth between the replicas) first gives a
-      // replica under its share the time of a few rebalancing passes to take it, and forwards.
-      if (!registered) return null;
-      if (!this.gaining.has(o) && !this.underShare()) {
-        const other = await this.awaitOwner(o);
-        if (other !== null && other !== this.leases.replicaId) return other;
-      }
-      if (this.leases.owns(o)) {
-        await this.gaining.get(o)?.adopted;
-        return 'here';
-      }
-      const taking = this.takeOver(o);
-      await this.gaining.get(o)?.adopted;
-      if (this.leases.owns(o) || (await taking)) return 'here';
-      throw new SchedulerError('unavailable', 'orchestrator is being taken over; retry');
-    }
-    if (owner === this.leases.replicaId) {
-      // our own acquisition, whose reply has not been processed yet. Wait for its jobs to be
-      // loaded, not for the whole takeover: that waits for the execution messages in flight to
-      // be handled (caughtUp), this one among them, and the two waited for each other for good.
-      const gaining = this.gaining.get(o);
-      if (gaining && (await gaining.adopted, this.leases.owns(o))) return 'here';
-      throw new SchedulerError('unavailable', 'ownership is being renewed; retry');
-    }
-    return owner;
-  }
-
   private forward(owner: string, req: ForwardRequest): Promise<object> {
     return forward(this.opts.nc, this.names.prefix, owner, req);
   }
@@ -428,7 +239,7 @@ export class Scheduler {
   private async serveForwarded(req: ForwardRequest): Promise<object> {
     if (!this.leases.owns(req.o)) throw new SchedulerError('unavailable', 'ownership moved; retry');
     // a takeover of ours still loading the jobs: answer once they are there, as for a request received here
-    await this.gaining.get(req.o)?.adopted;
+    await this.ownership.adopting(req.o);
     if (req.kind === 'command') return this.local(req.o, req.op, parseCommand(req.op, req.body));
     await this.executionHere(req.o, req.execKind, Buffer.from(req.data, 'base64'), req.subject);
     return {};
@@ -470,7 +281,7 @@ export class Scheduler {
     }
     const body = parseCommand(op, raw); // a bad body is invalid_request wherever the orchestrator lives
     if (op === 'create') await this.registry.register(orchestratorId);
-    const where = await this.route(orchestratorId, this.registry.has(orchestratorId));
+    const where = await this.ownership.route(orchestratorId, this.registry.has(orchestratorId));
     // the owner validates the body again: it may run another version
     if (where !== 'here' && where !== null) return this.forward(where, { kind: 'command', o: orchestratorId, op, body: raw });
     return this.local(orchestratorId, op, body);
@@ -515,7 +326,7 @@ export class Scheduler {
 
   /** A completion or heartbeat from `P_EXECUTIONS`, handled by the replica owning the subject's orchestrator. */
   async execution(orchestratorId: string, kind: ExecutionKind, data: Uint8Array, subject = ''): Promise<void> {
-    const where = isValidId(orchestratorId) ? await this.route(orchestratorId, this.registry.has(orchestratorId)) : null;
+    const where = isValidId(orchestratorId) ? await this.ownership.route(orchestratorId, this.registry.has(orchestratorId)) : null;
     if (where !== 'here' && where !== null) {
       await this.forward(where, { kind: 'execution', o: orchestratorId, execKind: kind, subject, data: Buffer.from(data).toString('base64') });
       return;
@@ -579,11 +390,11 @@ export class Scheduler {
       this.forwardSub?.unsubscribe();
       this.timers.stop();
       this.dispatcher.close();
-      await Promise.allSettled([...this.supervisors.values()].map((s) => this.retire(s)));
+      await Promise.allSettled([...this.supervisors.values()].map((s) => this.ownership.retire(s)));
       // events still being retried get a moment; the orchestrators with none left are marked
       // clean, so their next owner does not replay their outboxes (duplicates past the window)
       await this.publisher.close(2_000);
-      await this.markClean([...this.supervisors.keys()]);
+      await this.ownership.markClean([...this.supervisors.keys()]);
       await this.leases.stop();
       this.registry.stop();
     })();
@@ -592,11 +403,3 @@ export class Scheduler {
 }
 
 const notLoaded = (): SchedulerError => new SchedulerError('unavailable', "the orchestrator's jobs are being loaded (takeover or handover in progress); retry");
-
-async function runLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  const worker = async (): Promise<void> => {
-    while (i < items.length) await fn(items[i++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
