@@ -124,6 +124,7 @@ const requestExamples: Partial<Record<Operation, unknown>> = {
   resume: { jobId: 'nightly-report' },
   delete: { jobId: 'nightly-report' },
   run_now: { jobId: 'nightly-report', inputs: { region: 'us' } },
+  backfill: { jobId: 'nightly-report', from: '2026-11-01T00:00:00Z', to: '2026-11-08T00:00:00Z', dryRun: true },
 };
 
 const operationNotes: Record<Operation, string> = {
@@ -135,6 +136,8 @@ const operationNotes: Record<Operation, string> = {
   resume: 'The next slot is the first after now; slots passed while paused are not misfires. Publishes `job.resumed`.',
   delete: 'Deletes the job; later completions of its executions are audited and change nothing. Publishes `job.deleted`.',
   run_now: 'Dispatches one execution now (`trigger: run_now`); obeys the overlap policy unless `ignoreOverlap` (`overlap` error); works on paused jobs; does not move `nextRunAt`.',
+  backfill:
+    "Dispatches the job's slots in `[from, to)` (`trigger: backfill`, execution id `<incarnation>-b<backfillId>-<scheduledAt in base 36>`) under `overlapPolicy` (`buffer_all`, the default: one after another; `allow`: up to 100 at once); at most `SCHED_MAX_BACKFILL` slots (`limit_exceeded`). `dryRun` lists the slots and changes nothing. Works on paused jobs; does not move `nextRunAt` or count against `maxRuns`. Publishes `backfill.started` and, when its last execution ends, `backfill.completed`.",
 };
 
 function messageDefs(): MessageDef[] {

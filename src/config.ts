@@ -39,6 +39,10 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SCHED_MAX_INPUT_BYTES: int(1, 64 * 1024 * 1024).default(256 * 1024),
   SCHED_MAX_JOBS_PER_ORCHESTRATOR: int(1, 10_000_000).default(10_000),
+  /** Slots that may wait under `buffer_all` (SPEC §10); beyond, a slot is skipped (`buffer_full`). */
+  SCHED_MAX_BUFFERED: int(1, 100_000).default(1000),
+  /** Slots one backfill may have (SPEC §10); more is `limit_exceeded`. */
+  SCHED_MAX_BACKFILL: int(1, 1_000_000).default(10_000),
   SCHED_MIN_INTERVAL_MS: duration.default(1000),
   SCHED_EVENTS_MAX_AGE: duration.default(7 * 24 * 3600 * 1000),
   SCHED_LEASE_TTL_MS: duration.default(10_000),

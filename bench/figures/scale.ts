@@ -312,7 +312,7 @@ async function downtimeRuns(
           nextRunAt: from,
           state: 'idle',
           active: [],
-          bufferedSlot: null,
+          buffered: [],
           outbox: [],
         };
         const p = kv.update(m.subject.slice(`$KV.${bucket}.`.length), JSON.stringify(next), m.seq).finally(() => inflight.delete(p));

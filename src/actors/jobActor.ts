@@ -6,6 +6,7 @@ import type { JobEmitted, JobEvent, JobMachine } from '../machines/jobMachine.js
 import { dispatchRequest, faulted, isDispatched, nextWakeAt, type Outcome } from '../machines/jobLogic.js';
 import type { EventPublisher } from '../transport/eventPublisher.js';
 import type { DispatchOutcome, DispatchRequest, Dispatcher } from '../transport/dispatcher.js';
+import type { CancelRequest } from '../contract/messages.js';
 import type { JobStore } from '../store/jobStore.js';
 import type { Clock } from './clock.js';
 import type { TimerQueue } from './timerQueue.js';
@@ -14,6 +15,10 @@ export interface JobActorDeps {
   store: JobStore;
   publisher: EventPublisher;
   dispatcher: Dispatcher;
+  /** Sends the cancel requests of `cancel_other` / `terminate_other` (SPEC §10); without one they are only audited. */
+  canceller?: { cancel(orchestratorId: string, req: CancelRequest): void } | undefined;
+  /** `SCHED_MAX_BUFFERED`: slots that may wait under `buffer_all` (default 1000). */
+  maxBuffered?: number | undefined;
   /** Keyed by actor: each actor object has its own wake-up, whatever its job's id. */
   timers: TimerQueue<JobActor>;
   clock: Clock;
@@ -155,7 +160,7 @@ export class JobActor {
     // Nothing due and no deadline passed: a TICK would change nothing (the timer is armed).
     const wake = nextWakeAt(this.record);
     if (wake === null || wake > this.deps.clock.now()) return;
-    await this.send({ type: 'TICK' }).catch((err: unknown) => {
+    await this.send(this.tick()).catch((err: unknown) => {
       if (this.stopped) return; // deleted (or handed over) meanwhile
       this.deps.log.error({ err, job: this.key }, 'recovery tick failed');
     });
@@ -198,7 +203,7 @@ export class JobActor {
       });
     }
     if (this.retries?.size === 0) this.retries = null;
-    this.send({ type: 'TICK' }).catch((err: unknown) => {
+    this.send(this.tick()).catch((err: unknown) => {
       // a failed write is logged by `storageLog` and retried by the timer it armed
       if (!this.stopped && !(err instanceof SchedulerError && err.code === 'unavailable')) this.deps.log.warn({ err, job: this.key }, 'tick failed');
     });
@@ -313,7 +318,8 @@ export class JobActor {
       const events: AuditEvent[] = [];
       for (const e of record.outbox) {
         if (e.kind === 'event') events.push(e.event);
-        else this.startDispatch(e.executionId);
+        else if (e.kind === 'dispatch') this.startDispatch(e.executionId);
+        else this.sendCancel(e.executionId);
       }
       this.arm();
       await this.deps.publisher.publish(events).catch((err: unknown) => {
@@ -391,6 +397,8 @@ export class JobActor {
         () => this.confirm(events),
         () => this.confirm(events),
       );
+      // a cancel request of that step may not have gone out: sent again (harmless twice)
+      for (const e of r.outbox) if (e.kind === 'cancel') this.sendCancel(e.executionId);
     }
     for (const a of r.active) {
       if (a.state !== 'dispatched') continue;
@@ -453,6 +461,16 @@ export class JobActor {
 
   private mayAct(): boolean {
     return this.deps.fence?.() ?? true;
+  }
+
+  private tick(): JobInput {
+    return this.deps.maxBuffered === undefined ? { type: 'TICK' } : { type: 'TICK', maxBuffered: this.deps.maxBuffered };
+  }
+
+  /** A cancel request (SPEC §10): sent once, not awaited; its reply, if any, is ignored. */
+  private sendCancel(executionId: string): void {
+    if (this.stopped || !this.mayAct()) return;
+    this.deps.canceller?.cancel(this.persisted.orchestratorId, { executionId, jobId: this.persisted.jobId, reason: 'overlap' });
   }
 
   private startDispatch(executionId: string): void {

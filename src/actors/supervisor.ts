@@ -6,13 +6,15 @@ import type { AuditEvent, JobRecord } from '../core/record.js';
 import { checkInputSize, normalizeSpec, type SpecLimits } from '../core/spec.js';
 import { toView, type JobView } from '../core/view.js';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { newRecord, type Outcome } from '../machines/jobLogic.js';
+import { DEFAULT_MAX_BACKFILL, newRecord, type BackfillReply, type Outcome } from '../machines/jobLogic.js';
 import { supervisorMachine, type SupervisorMachine } from '../machines/supervisorMachine.js';
 import { KeyExistsError } from '../store/jobStore.js';
 import { JobActor, type JobActorDeps } from './jobActor.js';
 
 export interface SupervisorLimits extends SpecLimits {
   maxJobsPerOrchestrator: number;
+  /** `SCHED_MAX_BACKFILL` (default 10,000). */
+  maxBackfill?: number;
 }
 
 export const newId = (): string => randomBytes(12).toString('base64url');
@@ -214,6 +216,21 @@ export class Supervisor {
     const ok = okOrThrow(outcome, 'RUN_NOW');
     if (ok.executionId === undefined) throw new SchedulerError('internal', 'run_now dispatched no execution');
     return { executionId: ok.executionId };
+  }
+
+  /** `backfill` (SPEC §10): decided by the job machine; a refusal is the error, else the reply. */
+  async backfill({ jobId, from, to, overlapPolicy, dryRun }: CommandBody<'backfill'>): Promise<BackfillReply> {
+    const { outcome } = await this.actor(jobId).command({
+      type: 'BACKFILL',
+      from,
+      to,
+      overlapPolicy,
+      dryRun,
+      maxSlots: this.limits.maxBackfill ?? DEFAULT_MAX_BACKFILL,
+    });
+    const ok = okOrThrow(outcome, 'BACKFILL');
+    if (ok.backfill === undefined) throw new SchedulerError('internal', 'backfill decided nothing');
+    return ok.backfill;
   }
 
   /** A completion that parsed: handled by its job, or audited as rejected when the job is unknown. */

@@ -9,6 +9,18 @@ export const OverlapPolicy = {
   skip: 'skip',
   /** At most one slot waits and is dispatched when the active execution ends (`trigger: buffered`). */
   buffer_one: 'buffer_one',
+  /**
+   * Every slot waits in order and is dispatched one at a time (`trigger: buffered`); at most
+   * `SCHED_MAX_BUFFERED` wait, beyond that a slot is skipped (reason `buffer_full`). SPEC §10.
+   */
+  buffer_all: 'buffer_all',
+  /**
+   * A cancel request goes to the active execution (`P.<o>.dispatch.cancel`) and the slot waits until
+   * that execution ends (any completion, or its timeout). SPEC §10.
+   */
+  cancel_other: 'cancel_other',
+  /** The same request, but the active execution ends at once as `terminated` and the slot fires. SPEC §10. */
+  terminate_other: 'terminate_other',
   /** Dispatch regardless of active executions. */
   allow: 'allow',
 } as const;
@@ -46,6 +58,7 @@ export const Trigger = {
   run_now: 'run_now',
   misfire_recovery: 'misfire_recovery',
   buffered: 'buffered',
+  backfill: 'backfill',
 } as const;
 export type Trigger = (typeof Trigger)[keyof typeof Trigger];
 
@@ -62,6 +75,8 @@ export const ExecutionResult = {
   ...CompletionStatus,
   timed_out: 'timed_out',
   dispatch_failed: 'dispatch_failed',
+  /** Ended by the scheduler under `terminate_other` (SPEC §10). */
+  terminated: 'terminated',
 } as const;
 export type ExecutionResult = (typeof ExecutionResult)[keyof typeof ExecutionResult];
 
@@ -83,6 +98,7 @@ export const Operation = {
   resume: 'resume',
   delete: 'delete',
   run_now: 'run_now',
+  backfill: 'backfill',
 } as const;
 export type Operation = (typeof Operation)[keyof typeof Operation];
 
@@ -94,6 +110,7 @@ export const EventType = {
   'job.paused': 'job.paused',
   'job.resumed': 'job.resumed',
   'job.faulted': 'job.faulted',
+  'job.exhausted': 'job.exhausted',
   'trigger.dispatched': 'trigger.dispatched',
   'trigger.failed': 'trigger.failed',
   'trigger.skipped': 'trigger.skipped',
@@ -104,9 +121,21 @@ export const EventType = {
   'execution.completed': 'execution.completed',
   'execution.timed_out': 'execution.timed_out',
   'execution.completion_rejected': 'execution.completion_rejected',
+  'execution.cancel_requested': 'execution.cancel_requested',
+  'execution.terminated': 'execution.terminated',
+  'backfill.started': 'backfill.started',
+  'backfill.completed': 'backfill.completed',
   transition: 'transition',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
+
+/** The overlap policies a backfill may run under (SPEC §10): one after another, or all at once. */
+export const BackfillPolicy = { buffer_all: 'buffer_all', allow: 'allow' } as const;
+export type BackfillPolicy = (typeof BackfillPolicy)[keyof typeof BackfillPolicy];
+
+/** Why a slot was skipped (`trigger.skipped` reason). */
+export const SkipReason = { overlap: 'overlap', buffer_full: 'buffer_full' } as const;
+export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 
 export const values = <T extends Record<string, string>>(o: T): [T[keyof T], ...T[keyof T][]] =>
   Object.values(o) as [T[keyof T], ...T[keyof T][]];

@@ -45,3 +45,10 @@ export const slotExecutionId = (incarnation: string, scheduledAt: number): strin
 
 /** Execution id of the n-th `run_now` of a job incarnation. */
 export const runNowExecutionId = (incarnation: string, seq: number): string => `${incarnation}-r${seq.toString(36)}`;
+
+/**
+ * Execution id of a backfill slot (SPEC §10): `<incarnation>-b<backfillId>-<scheduledAt in base 36>`,
+ * so a restart in the middle of a backfill dispatches each slot under the same id.
+ */
+export const backfillExecutionId = (incarnation: string, backfillId: string, scheduledAt: number): string =>
+  `${incarnation}-b${backfillId}-${scheduledAt.toString(36)}`;

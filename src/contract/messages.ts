@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CompletionStatus, DispatchFailure, EventType, ExecutionResult, JobState, MisfirePolicy, OverlapPolicy, Operation, Trigger, values } from './constants.js';
+import { BackfillPolicy, CompletionStatus, DispatchFailure, EventType, ExecutionResult, JobState, MisfirePolicy, OverlapPolicy, Operation, SkipReason, Trigger, values } from './constants.js';
 import { ErrorCode } from './errors.js';
 import { WIRE_INSTANT_PATTERN } from './ids.js';
 import {
@@ -44,10 +44,22 @@ export const countersSchema = z.object({
   succeeded: count,
   failed: count,
   cancelled: count,
+  terminated: count.meta({ description: 'ended by the scheduler under terminate_other' }),
   timedOut: count,
   dispatchFailed: count,
   skippedOverlap: count,
+  skippedBufferFull: count.meta({ description: 'slots skipped because SCHED_MAX_BUFFERED slots were already waiting (buffer_all)' }),
   missed: count,
+});
+
+/** A backfill in progress (SPEC §10), as the job view shows it. */
+export const backfillProgressSchema = z.object({
+  backfillId: z.string(),
+  from: wireInstantSchema,
+  to: wireInstantSchema,
+  overlapPolicy: z.enum(values(BackfillPolicy)),
+  count: count.meta({ description: 'slots in the backfill' }),
+  dispatched: count.meta({ description: 'slots dispatched so far' }),
 });
 
 export const activeExecutionSchema = z.object({
@@ -57,6 +69,7 @@ export const activeExecutionSchema = z.object({
   state: z.enum(['dispatched', 'running']),
   dispatchedAt: wireInstantSchema,
   deadlineAt: wireInstantSchema.meta({ description: 'timed out at this instant unless a completion or heartbeat comes first' }),
+  cancelRequested: z.boolean().optional().meta({ description: 'a cancel request was sent (cancel_other): the next slot waits for this execution to end' }),
 });
 
 /** The job view (SPEC §4), in the replies of create, show, update, pause, resume and list. */
@@ -78,6 +91,9 @@ export const jobViewSchema = z
     dispatchTimeoutMs: ms,
     dispatchRetry: z.object({ attempts: z.number().int().min(1), backoffMs: ms }),
     paused: z.boolean(),
+    jitterMs: ms,
+    maxRuns: count.nullable(),
+    pauseOnFailure: z.boolean(),
     pausedReason: z.string().nullable(),
     state: z.enum(values(JobState)),
     nextRunAt: wireInstantSchema.nullable().meta({ description: 'the next slot; null when no slot is left' }),
@@ -88,7 +104,10 @@ export const jobViewSchema = z
       .object({ executionId: executionIdSchema, status: z.enum(values(ExecutionResult)), at: wireInstantSchema })
       .nullable(),
     activeExecutions: z.array(activeExecutionSchema),
-    bufferedSlot: z.object({ scheduledAt: wireInstantSchema }).nullable(),
+    bufferedSlot: z.object({ scheduledAt: wireInstantSchema }).nullable().meta({ description: 'the oldest slot waiting (buffer_one, buffer_all, cancel_other)' }),
+    bufferedSlots: count.meta({ description: 'how many slots wait' }),
+    remainingRuns: count.nullable().meta({ description: 'runs the schedule may still start (maxRuns); null: no limit' }),
+    backfills: z.array(backfillProgressSchema),
     counters: countersSchema,
     revision: z.number().int().min(1).meta({ description: 'changes to the definition: 1 at create, +1 per update, pause or resume that changed something' }),
     createdAt: wireInstantSchema,
@@ -137,6 +156,11 @@ export const listReplySchema = ok({
 });
 export const deleteReplySchema = ok({});
 export const runNowReplySchema = ok({ executionId: executionIdSchema });
+export const backfillReplySchema = ok({
+  count: count.meta({ description: 'the slots in [from, to)' }),
+  scheduledAt: z.array(wireInstantSchema).max(1000).meta({ description: 'the slots (the first 1000)' }),
+  backfillId: z.string().optional().meta({ description: 'absent on a dry run' }),
+});
 
 /** The request body schema of each operation (the same objects the scheduler validates with). */
 export const commandRequestSchemas = commandSchemas;
@@ -151,6 +175,7 @@ export const commandReplySchemas = {
   resume: jobReplySchema,
   delete: deleteReplySchema,
   run_now: runNowReplySchema,
+  backfill: backfillReplySchema,
 } as const satisfies Record<Operation, z.ZodType>;
 
 // ---------------------------------------------------------------------------------------------
@@ -167,9 +192,15 @@ export const dispatchRequestSchema = z
     firedAt: wireInstantSchema,
     trigger: z.enum(values(Trigger)),
     attempt: z.number().int().min(1),
+    firesAt: wireInstantSchema.optional().meta({ description: 'scheduledAt plus the jitter (jobs with jitterMs > 0)' }),
     action: targetSchema.meta({ description: "the job's target; run_now inputs replace its inputs/args" }),
   })
   .meta({ title: 'DispatchRequest' });
+
+/** The request to `P.<o>.dispatch.cancel` (SPEC §10): stop this execution. The reply, if any, is ignored. */
+export const cancelRequestSchema = z
+  .object({ executionId: executionIdSchema, jobId: idSchema, reason: z.literal('overlap') })
+  .meta({ title: 'CancelRequest' });
 
 /** JetStream's acknowledgement: the reply to a completion or heartbeat published as a request. */
 export const pubAckSchema = z
@@ -198,6 +229,10 @@ export type JobPage = Omit<z.output<typeof listReplySchema>, 'ok'>;
 export type RunNowResult = Omit<z.output<typeof runNowReplySchema>, 'ok'>;
 /** The body of a dispatch request (SPEC §5). */
 export type DispatchRequest = z.output<typeof dispatchRequestSchema>;
+/** The body of a cancel request (SPEC §10). */
+export type CancelRequest = z.output<typeof cancelRequestSchema>;
+/** The reply of `backfill`. */
+export type BackfillResult = Omit<z.output<typeof backfillReplySchema>, 'ok'>;
 /** One problem found in a request body: where (`a.b.0`) and what. */
 export type IssueDetail = z.output<typeof issueDetailSchema>;
 /** The `error` member of a failed reply. */
@@ -215,7 +250,11 @@ export const eventDataSchemas = {
   'job.created': z.object({ revision: z.number().int(), nextRunAt: instantOrNull }),
   'job.updated': z.object({ changed: z.array(z.string()).meta({ description: 'the spec fields whose value changed' }), revision: z.number().int() }),
   'job.deleted': z.object({ revision: z.number().int(), activeExecutions: z.array(executionIdSchema) }),
-  'job.paused': z.object({ reason: z.string().nullable(), revision: z.number().int() }),
+  'job.paused': z.object({
+    reason: z.string().nullable().meta({ description: '`failure` when pauseOnFailure paused it (with executionId)' }),
+    revision: z.number().int(),
+  }),
+  'job.exhausted': z.object({ maxRuns: count, lastScheduledAt: instantOrNull }),
   'job.resumed': z.object({ revision: z.number().int(), nextRunAt: instantOrNull }),
   'job.faulted': z.object({ error: z.string(), event: z.string().meta({ description: 'the machine event being handled' }), faults: z.number().int() }),
   'trigger.dispatched': z.object({ scheduledAt: wireInstantSchema, trigger, attempt: z.number().int().min(1) }),
@@ -226,7 +265,7 @@ export const eventDataSchemas = {
     reason: z.enum(values(DispatchFailure)),
     detail: z.string().optional(),
   }),
-  'trigger.skipped': z.object({ scheduledAt: wireInstantSchema, trigger, reason: z.literal('overlap') }),
+  'trigger.skipped': z.object({ scheduledAt: wireInstantSchema, trigger, reason: z.enum(values(SkipReason)) }),
   'trigger.buffered': z.object({ scheduledAt: wireInstantSchema, trigger }),
   'misfire.fired_once': z.object({
     missedCount: z.number().int().min(1),
@@ -250,11 +289,20 @@ export const eventDataSchemas = {
   }),
   'execution.timed_out': z.object({ scheduledAt: wireInstantSchema, deadlineAt: wireInstantSchema, state: z.enum(['dispatched', 'running']) }),
   'execution.completion_rejected': z.object({
-    reason: z.enum(['duplicate', 'unknown_execution', 'unknown_job', 'malformed']),
+    reason: z.enum(['duplicate', 'unknown_execution', 'unknown_job', 'malformed', 'terminated']),
     status: z.string().optional(),
     message: z.string().optional(),
     issues: z.array(issueDetailSchema).optional(),
   }),
+  'execution.cancel_requested': z.object({
+    scheduledAt: wireInstantSchema,
+    reason: z.literal('overlap'),
+    forSlot: wireInstantSchema.meta({ description: 'the slot that waits for this execution to end' }),
+    policy: z.enum(['cancel_other', 'terminate_other']),
+  }),
+  'execution.terminated': z.object({ scheduledAt: wireInstantSchema, trigger, forSlot: wireInstantSchema }),
+  'backfill.started': z.object({ backfillId: z.string(), from: wireInstantSchema, to: wireInstantSchema, count, overlapPolicy: z.enum(values(BackfillPolicy)) }),
+  'backfill.completed': z.object({ backfillId: z.string(), count }),
   transition: z.object({ from: z.enum(values(JobState)), to: z.enum(values(JobState)), event: z.string() }),
 } as const satisfies Record<EventType, z.ZodType>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../schedule/index.js';
-import { CompletionStatus, JobState, MisfirePolicy, OverlapPolicy, values, type Operation } from './constants.js';
+import { BackfillPolicy, CompletionStatus, JobState, MisfirePolicy, OverlapPolicy, values, type Operation } from './constants.js';
 import type { IssueDetail } from './errors.js';
 import { EXECUTION_ID_PATTERN, ID_PATTERN, mustMatch, parseInstant } from './ids.js';
 
@@ -97,6 +97,12 @@ const specFields = {
     })
     .optional(),
   paused: z.boolean().optional(),
+  /** SPEC §10: each slot fires at `scheduledAt + j`, `j` in `[0, jitterMs)`; at most a day (and the period of an interval). */
+  jitterMs: durationSchema.pipe(z.number().int().min(0).max(86_400_000)).optional(),
+  /** SPEC §10: how many executions the schedule may still start; null: no limit. */
+  maxRuns: z.number().int().min(0).max(1_000_000_000).nullable().optional(),
+  /** SPEC §10: an execution that ends failed, timed_out or dispatch_failed pauses the job. */
+  pauseOnFailure: z.boolean().optional(),
 };
 
 export const createBodySchema = z.strictObject({ jobId: idSchema.optional(), ...specFields });
@@ -130,6 +136,17 @@ export const runNowBodySchema = z.strictObject({
   ignoreOverlap: z.boolean().optional(),
 });
 
+/** `backfill` (SPEC §10): the job's slots in `[from, to)`, dispatched under `overlapPolicy`. */
+export const backfillBodySchema = z
+  .strictObject({
+    jobId: idSchema,
+    from: instantSchema,
+    to: instantSchema,
+    overlapPolicy: z.enum(values(BackfillPolicy)).optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .refine((b) => b.from < b.to, { path: ['to'], message: 'must be after from' });
+
 /** `P.<o>.execution.completed`. Unknown fields are ignored (receipts are read leniently). */
 export const completionSchema = z.object({
   executionId: executionIdSchema,
@@ -156,6 +173,7 @@ export const commandSchemas = {
   resume: jobIdBodySchema,
   delete: jobIdBodySchema,
   run_now: runNowBodySchema,
+  backfill: backfillBodySchema,
 } as const satisfies Record<Operation, z.ZodType>;
 
 export type CommandBody<Op extends Operation> = z.infer<(typeof commandSchemas)[Op]>;

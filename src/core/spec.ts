@@ -27,6 +27,12 @@ export interface JobSpec {
   dispatchTimeoutMs: number;
   dispatchRetry: { attempts: number; backoffMs: number };
   paused: boolean;
+  /** SPEC §10: slots fire up to this much after `scheduledAt` (deterministically per slot). */
+  jitterMs: number;
+  /** SPEC §10: executions the schedule may start in all (null: no limit); `remainingRuns` counts down. */
+  maxRuns: number | null;
+  /** SPEC §10: a failed, timed out or undeliverable execution pauses the job. */
+  pauseOnFailure: boolean;
 }
 
 export interface SpecLimits {
@@ -46,6 +52,9 @@ export const SPEC_DEFAULTS = {
   dispatchTimeoutMs: 5_000,
   dispatchRetry: { attempts: 3, backoffMs: 1_000 },
   paused: false,
+  jitterMs: 0,
+  maxRuns: null,
+  pauseOnFailure: false,
 } as const;
 
 type ScheduleInput = z.infer<typeof scheduleInputSchema>;
@@ -126,6 +135,9 @@ function validate(spec: JobSpec, issues: IssueDetail[], limits: SpecLimits, anch
   if (spec.schedule.kind === 'cron' && !isValidTimezone(spec.schedule.timezone)) {
     issues.push({ path: 'schedule.timezone', message: `unknown IANA time zone "${spec.schedule.timezone}"` });
   }
+  if (spec.schedule.kind === 'interval' && spec.jitterMs > spec.schedule.every) {
+    issues.push({ path: 'jitterMs', message: `must be at most the interval (${spec.schedule.every} ms)` });
+  }
   if (spec.startAt !== null && spec.endAt !== null && spec.endAt < spec.startAt) {
     issues.push({ path: 'endAt', message: 'must not be before startAt' });
   }
@@ -141,6 +153,20 @@ function validate(spec: JobSpec, issues: IssueDetail[], limits: SpecLimits, anch
   const target = spec.target;
   checkInputSize(target.type === 'workflow_start' ? target.inputs : target.args, target.type === 'workflow_start' ? 'target.inputs' : 'target.args', limits);
   return spec;
+}
+
+/**
+ * A spec stored before SPEC §10 lacks its fields: they get their defaults (records are read
+ * through `upgradeRecord`).
+ */
+export function upgradeSpec(spec: JobSpec): JobSpec {
+  if (spec.jitterMs !== undefined && spec.maxRuns !== undefined && spec.pauseOnFailure !== undefined) return spec;
+  return {
+    ...spec,
+    jitterMs: spec.jitterMs ?? SPEC_DEFAULTS.jitterMs,
+    maxRuns: spec.maxRuns ?? SPEC_DEFAULTS.maxRuns,
+    pauseOnFailure: spec.pauseOnFailure ?? SPEC_DEFAULTS.pauseOnFailure,
+  };
 }
 
 /** Builds a normalised spec from a validated `create` body. */
@@ -165,6 +191,9 @@ export function normalizeSpec(body: CreateBody, jobId: string, limits: SpecLimit
       backoffMs: body.dispatchRetry?.backoffMs ?? SPEC_DEFAULTS.dispatchRetry.backoffMs,
     },
     paused: body.paused ?? false,
+    jitterMs: body.jitterMs ?? SPEC_DEFAULTS.jitterMs,
+    maxRuns: body.maxRuns ?? SPEC_DEFAULTS.maxRuns,
+    pauseOnFailure: body.pauseOnFailure ?? SPEC_DEFAULTS.pauseOnFailure,
   };
   return validate(spec, issues, limits, anchorAt);
 }
@@ -202,6 +231,9 @@ export function applyPatch(spec: JobSpec, patch: Patch, limits: SpecLimits, anch
       },
     }),
     ...(patch.paused !== undefined && { paused: patch.paused }),
+    ...(patch.jitterMs !== undefined && { jitterMs: patch.jitterMs }),
+    ...(patch.maxRuns !== undefined && { maxRuns: patch.maxRuns }),
+    ...(patch.pauseOnFailure !== undefined && { pauseOnFailure: patch.pauseOnFailure }),
   };
   const changed = (Object.keys(next) as (keyof JobSpec)[]).filter(
     (k) => JSON.stringify(next[k]) !== JSON.stringify(spec[k]),

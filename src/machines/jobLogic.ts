@@ -1,6 +1,9 @@
-import type { DispatchFailure, EventType, JobState, Trigger, CompletionStatus } from '../contract/constants.js';
-import { runNowExecutionId, slotExecutionId } from '../contract/ids.js';
-import type { ActiveExecution, AuditEvent, Effect, JobRecord } from '../core/record.js';
+import { createHash } from 'node:crypto';
+import type { BackfillPolicy, DispatchFailure, EventType, ExecutionResult, JobState, Trigger, CompletionStatus } from '../contract/constants.js';
+import { backfillExecutionId, runNowExecutionId, slotExecutionId } from '../contract/ids.js';
+import type { ActiveExecution, AuditEvent, Backfill, Effect, JobRecord } from '../core/record.js';
+import { compileSchedule, type Schedule } from '../schedule/index.js';
+import { MAX_INSTANT } from '../contract/schemas.js';
 import type { Patch, Target } from '../contract/schemas.js';
 import type { DispatchRequest } from '../contract/messages.js';
 import { SchedulerError } from '../contract/errors.js';
@@ -17,6 +20,14 @@ import { applyPatch, scheduleOf, type JobSpec, type SpecLimits } from '../core/s
 
 /** Finished execution ids remembered to tell a duplicate completion from an unknown one. */
 const RECENT_DONE = 32;
+/** Slots that may wait under `buffer_all` unless the server says otherwise (`SCHED_MAX_BUFFERED`). */
+export const DEFAULT_MAX_BUFFERED = 1000;
+/** Slots a backfill may have unless the server says otherwise (`SCHED_MAX_BACKFILL`). */
+export const DEFAULT_MAX_BACKFILL = 10_000;
+/** Executions of one backfill under `allow` active at once; the rest wait their turn, in order. */
+export const BACKFILL_ALLOW_CONCURRENCY = 100;
+/** Slots a backfill reply (and its dry run) lists. */
+const BACKFILL_LISTED = 1000;
 
 export type Ctx = JobRecord;
 
@@ -64,32 +75,62 @@ export function enterState(r: Ctx, step: number, now: number, to: JobState, caus
   return { ...next, state: to };
 }
 
+/**
+ * The jitter of a slot (SPEC §10): in `[0, jitterMs)`, a function of the job incarnation and the
+ * slot alone, so every replica and every restart computes the same instant.
+ */
+export function jitterOf(incarnation: string, jitterMs: number, scheduledAt: number): number {
+  if (jitterMs <= 0) return 0;
+  const h = createHash('sha256').update(`${incarnation}/${scheduledAt}`).digest();
+  return Math.floor((h.readUInt32BE(0) / 0x1_0000_0000) * jitterMs);
+}
+
+/** When a slot fires: `scheduledAt` plus its jitter. */
+export const firesAt = (r: JobRecord, scheduledAt: number): number => scheduledAt + jitterOf(r.incarnation, r.spec.jitterMs, scheduledAt);
+
 export const isSlotDue = (r: JobRecord, now: number): boolean =>
-  !r.spec.paused && r.nextRunAt !== null && now >= r.nextRunAt;
+  !r.spec.paused && r.nextRunAt !== null && now >= firesAt(r, r.nextRunAt);
 
 /**
- * Whether the slots due at `now` are a misfire (SPEC §6): more than one slot due, or the one due
- * later than `misfireGraceMs`. False when nothing is due.
+ * Whether the slots due at `now` are a misfire (SPEC §6): a second slot due too, or the one due
+ * fired later than `misfireGraceMs` after its instant (`firesAt`, the slot plus its jitter).
+ * False when nothing is due.
  */
 export function isMisfire(r: JobRecord, now: number): boolean {
   const first = r.nextRunAt;
-  if (first === null || now < first) return false;
-  if (now - first > r.spec.misfireGraceMs) return true;
-  return scheduleOf(r.spec, r.anchorAt).slotsBetween(first, now).count > 1;
+  if (first === null || now < firesAt(r, first)) return false;
+  if (now - firesAt(r, first) > r.spec.misfireGraceMs) return true;
+  const second = scheduleOf(r.spec, r.anchorAt).nextAfter(first);
+  return second !== null && firesAt(r, second) <= now;
 }
 
 /** Whether the slots due at `now` are a misfire that the policy skips (`skip_missed`: nothing fires). */
 export const skipsMissedSlots = (r: JobRecord, now: number): boolean => r.spec.misfirePolicy === 'skip_missed' && isMisfire(r, now);
 
 /**
- * What the overlap policy does with a slot that fires now (SPEC §6): `dispatch` when nothing is
- * active or the policy is `allow`; `buffer` under `buffer_one` with no slot waiting yet; else `skip`.
+ * What the overlap policy does with a slot that fires now (SPEC §6, §10): `dispatch` when nothing
+ * is active or the policy is `allow`; `buffer` under `buffer_one` with no slot waiting yet and
+ * under `buffer_all` with fewer than `maxBuffered` waiting (else `buffer_full`); `cancel` (a cancel
+ * request, the slot waits) under `cancel_other` with no slot waiting yet; `terminate` under
+ * `terminate_other`; else `skip`. Every active execution counts, backfills' too.
  */
-export type OverlapDecision = 'dispatch' | 'buffer' | 'skip';
-export function overlapDecision(r: JobRecord): OverlapDecision {
-  if (r.active.length === 0 || r.spec.overlapPolicy === 'allow') return 'dispatch';
-  if (r.spec.overlapPolicy === 'buffer_one' && r.bufferedSlot === null) return 'buffer';
-  return 'skip';
+export type OverlapDecision = 'dispatch' | 'buffer' | 'skip' | 'buffer_full' | 'cancel' | 'terminate';
+export function overlapDecision(r: JobRecord, maxBuffered = DEFAULT_MAX_BUFFERED): OverlapDecision {
+  if (r.active.length === 0) return 'dispatch';
+  switch (r.spec.overlapPolicy) {
+    case 'allow':
+      return 'dispatch';
+    case 'buffer_one':
+      return r.buffered.length === 0 ? 'buffer' : 'skip';
+    case 'buffer_all':
+      return r.buffered.length < maxBuffered ? 'buffer' : 'buffer_full';
+    case 'cancel_other':
+      return r.buffered.length === 0 ? 'cancel' : 'skip';
+    case 'terminate_other':
+      return 'terminate';
+    case 'skip':
+      return 'skip';
+  }
 }
 
 /** An execution past its deadline (no completion, no heartbeat): `expireDeadlines` times it out. */
@@ -103,7 +144,7 @@ export const isPastDeadline = (a: ActiveExecution, now: number): boolean => a.de
 export function leftAfter(r: JobRecord, ends: (a: ActiveExecution) => boolean, paused = r.spec.paused): 'running' | 'dispatched' | 'nothing' {
   const left = r.active.filter((a) => !ends(a));
   if (left.some((a) => a.state === 'running')) return 'running';
-  if (left.length > 0 || (r.bufferedSlot !== null && !paused)) return 'dispatched';
+  if (left.length > 0 || (r.buffered.length > 0 && !paused)) return 'dispatched';
   return 'nothing';
 }
 
@@ -154,15 +195,24 @@ export function decideUpdate(r: JobRecord, now: number, req: UpdateRequest): Upd
 export const pausedAfterUpdate = (r: JobRecord, d: UpdateDecision): boolean =>
   d.kind === 'patch' && d.changed.length > 0 ? d.spec.paused : r.spec.paused;
 
-/** The earliest instant at which the job needs a TICK: next slot (unless paused) or a deadline. */
+/** The earliest instant at which the job needs a TICK: next slot's `firesAt` (unless paused) or a deadline. */
 export function nextWakeAt(r: JobRecord): number | null {
-  let t = r.spec.paused ? null : r.nextRunAt;
+  let t = r.spec.paused || r.nextRunAt === null ? null : firesAt(r, r.nextRunAt);
   for (const a of r.active) if (t === null || a.deadlineAt < t) t = a.deadlineAt;
   return t;
 }
 
-function dispatch(r: Ctx, step: number, now: number, scheduledAt: number, trigger: Trigger, executionId: string, inputs?: unknown): Ctx {
+function dispatch(
+  r: Ctx,
+  step: number,
+  now: number,
+  scheduledAt: number,
+  trigger: Trigger,
+  executionId: string,
+  extra: { inputs?: unknown; backfillId?: string } = {},
+): Ctx {
   if (r.active.some((a) => a.executionId === executionId)) return r;
+  const jittered = r.spec.jitterMs > 0 && trigger !== 'run_now' && trigger !== 'backfill';
   const exec: ActiveExecution = {
     executionId,
     scheduledAt,
@@ -171,7 +221,9 @@ function dispatch(r: Ctx, step: number, now: number, scheduledAt: number, trigge
     dispatchedAt: now,
     deadlineAt: now + r.spec.maxRuntimeMs,
     attempt: 1,
-    ...(inputs !== undefined && { inputs }),
+    ...(extra.inputs !== undefined && { inputs: extra.inputs }),
+    ...(jittered && { firesAt: firesAt(r, scheduledAt) }),
+    ...(extra.backfillId !== undefined && { backfillId: extra.backfillId }),
   };
   let next: Ctx = {
     ...r,
@@ -183,18 +235,63 @@ function dispatch(r: Ctx, step: number, now: number, scheduledAt: number, trigge
   return withEffect(next, step, { kind: 'dispatch', executionId });
 }
 
-/** A slot that came due: dispatched, or skipped/buffered as `decision` says. */
+/**
+ * A slot that came due: dispatched, buffered, skipped, or (cancel_other, terminate_other) the
+ * active executions asked to stop, as `decision` says. A slot that will start (all but a skip)
+ * uses one of the job's remaining runs (`maxRuns`); the last one exhausts the schedule.
+ */
 function fireSlot(r: Ctx, step: number, now: number, scheduledAt: number, trigger: Trigger, decision: OverlapDecision): Ctx {
   const executionId = slotExecutionId(r.incarnation, scheduledAt);
+  if (decision === 'skip' || decision === 'buffer_full') {
+    const full = decision === 'buffer_full';
+    const counters = full
+      ? { ...r.counters, skippedBufferFull: r.counters.skippedBufferFull + 1 }
+      : { ...r.counters, skippedOverlap: r.counters.skippedOverlap + 1 };
+    return emitEvent({ ...r, counters }, step, now, 'trigger.skipped', { scheduledAt: iso(scheduledAt), trigger, reason: full ? 'buffer_full' : 'overlap' }, executionId);
+  }
+  let next = useRun(r, step, now);
   if (decision === 'buffer') {
-    const next = { ...r, bufferedSlot: { scheduledAt } };
+    next = { ...next, buffered: [...next.buffered, scheduledAt] };
     return emitEvent(next, step, now, 'trigger.buffered', { scheduledAt: iso(scheduledAt), trigger }, executionId);
   }
-  if (decision === 'skip') {
-    const next = { ...r, counters: { ...r.counters, skippedOverlap: r.counters.skippedOverlap + 1 } };
-    return emitEvent(next, step, now, 'trigger.skipped', { scheduledAt: iso(scheduledAt), trigger, reason: 'overlap' }, executionId);
+  if (decision === 'cancel') {
+    for (const a of next.active) if (!a.cancelRequested) next = requestCancel(next, step, now, a, scheduledAt, 'cancel_other');
+    return { ...next, buffered: [...next.buffered, scheduledAt] };
   }
-  return dispatch(r, step, now, scheduledAt, trigger, executionId);
+  if (decision === 'terminate') {
+    for (const a of next.active) next = terminate(next, step, now, a, scheduledAt);
+  }
+  return dispatch(next, step, now, scheduledAt, trigger, executionId);
+}
+
+/** One of the remaining runs is used (SPEC §10 `maxRuns`): at 0 no slot is left and `job.exhausted` is published. */
+function useRun(r: Ctx, step: number, now: number): Ctx {
+  if (r.remainingRuns === null) return r;
+  const remainingRuns = Math.max(0, r.remainingRuns - 1);
+  const next: Ctx = { ...r, remainingRuns };
+  if (remainingRuns > 0) return next;
+  return emitEvent({ ...next, nextRunAt: null }, step, now, 'job.exhausted', {
+    maxRuns: r.spec.maxRuns ?? 0,
+    lastScheduledAt: r.lastScheduledAt === null ? null : iso(r.lastScheduledAt),
+  });
+}
+
+/** The next slot after `t`, unless the schedule is exhausted (`remainingRuns` 0). */
+const nextSlot = (r: JobRecord, schedule: Schedule, t: number): number | null => (r.remainingRuns === 0 ? null : schedule.nextAfter(t));
+
+/** A cancel request for `a` (SPEC §10): audited, sent (a `cancel` effect), remembered on the execution. */
+function requestCancel(r: Ctx, step: number, now: number, a: ActiveExecution, forSlot: number, policy: 'cancel_other' | 'terminate_other'): Ctx {
+  const next: Ctx = { ...r, active: r.active.map((x) => (x.executionId === a.executionId ? { ...x, cancelRequested: true as const } : x)) };
+  const audited = emitEvent(next, step, now, 'execution.cancel_requested', { scheduledAt: iso(a.scheduledAt), reason: 'overlap', forSlot: iso(forSlot), policy }, a.executionId);
+  return withEffect(audited, step, { kind: 'cancel', executionId: a.executionId });
+}
+
+/** `terminate_other`: the cancel request, and the execution ended at once as `terminated`. */
+function terminate(r: Ctx, step: number, now: number, a: ActiveExecution, forSlot: number): Ctx {
+  let next = requestCancel(r, step, now, a, forSlot, 'terminate_other');
+  next = emitEvent(next, step, now, 'execution.terminated', { scheduledAt: iso(a.scheduledAt), trigger: a.trigger, forSlot: iso(forSlot) }, a.executionId);
+  next = { ...next, terminated: [...next.terminated, a.executionId].slice(-RECENT_DONE) };
+  return finish(next, step, now, a.executionId, 'terminated');
 }
 
 /**
@@ -206,14 +303,16 @@ function fireSlot(r: Ctx, step: number, now: number, scheduledAt: number, trigge
  */
 export function fireDue(r: Ctx, step: number, now: number, overlap: OverlapDecision = overlapDecision(r)): Ctx {
   const first = r.nextRunAt;
-  if (first === null || now < first || r.spec.paused) return r;
+  if (first === null || !isSlotDue(r, now)) return r;
   const schedule = scheduleOf(r.spec, r.anchorAt);
-  const range = schedule.slotsBetween(first, now);
-  const last = range.last ?? first;
-  let next: Ctx = { ...r, nextRunAt: schedule.nextAfter(now), lastScheduledAt: last };
-  if (range.count <= 1 && now - first <= r.spec.misfireGraceMs) {
+  if (!isMisfire(r, now)) {
+    // with a jitter, the next slot may already have passed: it comes next, at its own `firesAt`
+    const next: Ctx = { ...r, nextRunAt: nextSlot(r, schedule, first), lastScheduledAt: first };
     return fireSlot(next, step, now, first, 'schedule', overlap);
   }
+  const range = schedule.slotsBetween(first, now);
+  const last = range.last ?? first;
+  let next: Ctx = { ...r, nextRunAt: nextSlot(r, schedule, now), lastScheduledAt: last };
   const missedCount = Math.max(range.count, 1);
   const data = {
     missedCount,
@@ -229,37 +328,43 @@ export function fireDue(r: Ctx, step: number, now: number, overlap: OverlapDecis
   return fireSlot(next, step, now, last, 'misfire_recovery', overlap);
 }
 
-/** Releases the guard of an execution that ended and dispatches the buffered slot if it may. */
-function finish(
-  r: Ctx,
-  step: number,
-  now: number,
-  executionId: string,
-  status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'dispatch_failed',
-): Ctx {
-  const counters = { ...r.counters };
-  if (status === 'succeeded') counters.succeeded++;
-  else if (status === 'failed') counters.failed++;
-  else if (status === 'cancelled') counters.cancelled++;
-  else if (status === 'timed_out') counters.timedOut++;
-  else counters.dispatchFailed++;
+/** The counter each end of an execution adds to. */
+const COUNTER_OF = {
+  succeeded: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  terminated: 'terminated',
+  timed_out: 'timedOut',
+  dispatch_failed: 'dispatchFailed',
+} as const satisfies Record<ExecutionResult, keyof JobRecord['counters']>;
+
+/** The ends that pause a job with `pauseOnFailure` (SPEC §10). */
+export const isFailure = (status: ExecutionResult): boolean => status === 'failed' || status === 'timed_out' || status === 'dispatch_failed';
+
+/**
+ * Releases the guard of an execution that ended: counted, remembered, the job paused when
+ * `pauseOnFailure` says so, then the waiting slot dispatched if it may and the backfills moved on.
+ */
+function finish(r: Ctx, step: number, now: number, executionId: string, status: ExecutionResult): Ctx {
+  const key = COUNTER_OF[status];
   const recentDone = [...r.recentDone, executionId].slice(-RECENT_DONE);
   let next: Ctx = {
     ...r,
     active: r.active.filter((a) => a.executionId !== executionId),
-    counters,
+    counters: { ...r.counters, [key]: r.counters[key] + 1 },
     recentDone,
     lastResult: { executionId, status, at: now },
   };
+  if (r.spec.pauseOnFailure && isFailure(status) && !r.spec.paused) next = pause(next, step, now, 'failure', executionId);
   next = releaseBuffered(next, step, now);
-  return next;
+  return advanceBackfills(next, step, now);
 }
 
-/** Dispatches the buffered slot when nothing is active and the job is not paused. */
+/** Dispatches the oldest waiting slot when nothing is active and the job is not paused. */
 export function releaseBuffered(r: Ctx, step: number, now: number): Ctx {
-  if (r.bufferedSlot === null || r.active.length > 0 || r.spec.paused) return r;
-  const { scheduledAt } = r.bufferedSlot;
-  return dispatch({ ...r, bufferedSlot: null }, step, now, scheduledAt, 'buffered', slotExecutionId(r.incarnation, scheduledAt));
+  const scheduledAt = r.buffered[0];
+  if (scheduledAt === undefined || r.active.length > 0 || r.spec.paused) return r;
+  return dispatch({ ...r, buffered: r.buffered.slice(1) }, step, now, scheduledAt, 'buffered', slotExecutionId(r.incarnation, scheduledAt));
 }
 
 /** Executions whose deadline passed without completion or heartbeat are `timed_out`. */
@@ -279,7 +384,13 @@ export function expireDeadlines(r: Ctx, step: number, now: number): Ctx {
  * it to the supervisor, which turns it into the reply; nothing outside decides it again.
  */
 export type Refusal = { ok: false; code: 'overlap' | 'conflict' | 'invalid_request' | 'limit_exceeded'; message: string; details?: unknown };
-export type Outcome = { ok: true; executionId?: string } | Refusal;
+/** What a backfill replies (SPEC §10): the slots' count, the first 1000 of them, and its id unless a dry run. */
+export interface BackfillReply {
+  count: number;
+  scheduledAt: string[];
+  backfillId?: string;
+}
+export type Outcome = { ok: true; executionId?: string; backfill?: BackfillReply } | Refusal;
 
 /** A decision of a command: the record after it and the outcome its reply carries. */
 export interface Decided {
@@ -312,7 +423,7 @@ export function runNow(r: Ctx, step: number, now: number, inputs: unknown, ignor
   }
   const seq = r.runNowSeq + 1;
   const executionId = runNowExecutionId(r.incarnation, seq);
-  return { record: dispatch({ ...r, runNowSeq: seq }, step, now, now, 'run_now', executionId, inputs), outcome: { ok: true, executionId } };
+  return { record: dispatch({ ...r, runNowSeq: seq }, step, now, now, 'run_now', executionId, { inputs }), outcome: { ok: true, executionId } };
 }
 
 /**
@@ -337,6 +448,7 @@ export function dispatchRequest(r: JobRecord, executionId: string): DispatchRequ
     firedAt: iso(a.dispatchedAt),
     trigger: a.trigger,
     attempt: a.attempt,
+    ...(a.firesAt !== undefined && { firesAt: iso(a.firesAt) }),
     action: dispatchAction(r.spec.target, a.inputs),
   };
 }
@@ -415,7 +527,7 @@ export function completed(
 ): Ctx {
   const a = r.active.find((x) => x.executionId === c.executionId);
   if (!a) {
-    const reason = r.recentDone.includes(c.executionId) ? 'duplicate' : 'unknown_execution';
+    const reason = r.terminated.includes(c.executionId) ? 'terminated' : r.recentDone.includes(c.executionId) ? 'duplicate' : 'unknown_execution';
     return emitEvent(r, step, now, 'execution.completion_rejected', { reason, status: c.status }, c.executionId);
   }
   // The completion can overtake the accept reply (they travel different paths): the execution
@@ -440,10 +552,11 @@ export function heartbeat(r: Ctx, step: number, now: number, executionId: string
   return { ...r, active: r.active.map((x) => (x === a ? { ...x, deadlineAt } : x)) };
 }
 
-export function pause(r: Ctx, step: number, now: number, reason: string | null): Ctx {
+/** Pause (the command, or `pauseOnFailure` with reason `failure` and the execution that failed). */
+export function pause(r: Ctx, step: number, now: number, reason: string | null, executionId?: string): Ctx {
   if (r.spec.paused) return r;
   const next: Ctx = { ...r, spec: { ...r.spec, paused: true }, pausedReason: reason, revision: r.revision + 1, updatedAt: now };
-  return emitEvent(next, step, now, 'job.paused', { reason, revision: next.revision });
+  return emitEvent(next, step, now, 'job.paused', { reason, revision: next.revision }, executionId);
 }
 
 /** Resume: the next slot is the first after now; slots passed while paused are not misfires. */
@@ -454,7 +567,7 @@ export function resume(r: Ctx, step: number, now: number): Ctx {
     ...r,
     spec,
     pausedReason: null,
-    nextRunAt: scheduleOf(spec, r.anchorAt).nextAfter(now),
+    nextRunAt: nextSlot(r, scheduleOf(spec, r.anchorAt), now),
     revision: r.revision + 1,
     updatedAt: now,
   };
@@ -478,18 +591,26 @@ export function applyUpdate(r: Ctx, step: number, now: number, spec: JobSpec, ch
   const anchorAt = scheduleChanged ? now : r.anchorAt;
   const wasPaused = r.spec.paused;
   const unpauses = wasPaused && !spec.paused;
-  let nextRunAt = r.nextRunAt;
-  if (scheduleChanged || unpauses) nextRunAt = scheduleOf(spec, anchorAt).nextAfter(now);
+  // an update of maxRuns sets remainingRuns to it (SPEC §10); an exhausted job gets its slots back
+  const runsChanged = changed.includes('maxRuns');
+  const remainingRuns = runsChanged ? spec.maxRuns : r.remainingRuns;
+  const unexhausts = runsChanged && r.remainingRuns === 0 && remainingRuns !== 0;
+  let nextRunAt = remainingRuns === 0 ? null : r.nextRunAt;
+  if ((scheduleChanged || unpauses || unexhausts) && remainingRuns !== 0) nextRunAt = scheduleOf(spec, anchorAt).nextAfter(now);
   let next: Ctx = {
     ...r,
     spec,
     anchorAt,
+    remainingRuns,
     nextRunAt,
     pausedReason: spec.paused ? r.pausedReason : null,
     revision: r.revision + 1,
     updatedAt: now,
   };
   next = emitEvent(next, step, now, 'job.updated', { changed, revision: next.revision });
+  if (runsChanged && remainingRuns === 0 && r.remainingRuns !== 0) {
+    next = emitEvent({ ...next, nextRunAt: null }, step, now, 'job.exhausted', { maxRuns: 0, lastScheduledAt: r.lastScheduledAt === null ? null : iso(r.lastScheduledAt) });
+  }
   return unpauses ? releaseBuffered(next, step, now) : next;
 }
 
@@ -524,7 +645,8 @@ export function newRecord(args: {
 }): Ctx {
   const { orchestratorId, spec, incarnation, now, step } = args;
   const schedule = scheduleOf(spec, now);
-  const first = spec.schedule.kind === 'once' ? schedule.nextAfter(Math.min(spec.schedule.at, now) - 1) : schedule.nextAfter(now - 1);
+  const first =
+    spec.maxRuns === 0 ? null : spec.schedule.kind === 'once' ? schedule.nextAfter(Math.min(spec.schedule.at, now) - 1) : schedule.nextAfter(now - 1);
   const r: Ctx = {
     v: 1,
     orchestratorId,
@@ -542,9 +664,13 @@ export function newRecord(args: {
     lastFiredAt: null,
     lastResult: null,
     active: [],
-    bufferedSlot: null,
-    counters: { dispatched: 0, succeeded: 0, failed: 0, cancelled: 0, timedOut: 0, dispatchFailed: 0, skippedOverlap: 0, missed: 0 },
+    buffered: [],
+    remainingRuns: spec.maxRuns,
+    counters: { dispatched: 0, succeeded: 0, failed: 0, cancelled: 0, terminated: 0, timedOut: 0, dispatchFailed: 0, skippedOverlap: 0, skippedBufferFull: 0, missed: 0 },
     runNowSeq: 0,
+    backfillSeq: 0,
+    backfills: [],
+    terminated: [],
     eventSeq: 0,
     recentDone: [],
     outbox: [],
@@ -552,3 +678,125 @@ export function newRecord(args: {
   };
   return emitEvent(r, step, now, 'job.created', { revision: 1, nextRunAt: first === null ? null : iso(first) });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backfill (SPEC §10)
+// ---------------------------------------------------------------------------------------------
+
+/** A backfill as the command asks it: `[from, to)`, its policy, a dry run, the server's slot limit. */
+export interface BackfillRequest {
+  from: number;
+  to: number;
+  overlapPolicy?: BackfillPolicy | undefined;
+  dryRun?: boolean | undefined;
+  maxSlots: number;
+}
+
+const backfillSchedules = new WeakMap<Backfill['schedule'], Schedule>();
+
+/**
+ * The schedule a backfill from `from` follows: the job's as it is now. An interval without
+ * `startAt` has the slots anchor + k·every, k ≥ 1 (none before the job existed); a backfill
+ * extends that lattice into the past, so its slots are those the job would have had.
+ */
+function backfillSnapshot(r: JobRecord, from: number): Backfill['schedule'] {
+  const { schedule, startAt, endAt } = r.spec;
+  if (schedule.kind !== 'interval' || startAt !== null) return { schedule, startAt, endAt, anchorAt: r.anchorAt };
+  const lattice = r.anchorAt + schedule.every * Math.floor((from - r.anchorAt) / schedule.every);
+  return { schedule, startAt: lattice, endAt, anchorAt: r.anchorAt };
+}
+
+/** The compiled schedule of a backfill's snapshot (memoised per snapshot object). */
+function backfillSchedule(snapshot: Backfill['schedule']): Schedule {
+  let s = backfillSchedules.get(snapshot);
+  if (!s) {
+    const { schedule, startAt, endAt, anchorAt } = snapshot;
+    s = compileSchedule(schedule, { startAt, endAt: Math.min(endAt ?? MAX_INSTANT, MAX_INSTANT), anchor: anchorAt });
+    backfillSchedules.set(snapshot, s);
+  }
+  return s;
+}
+
+/** The slots of `schedule` in `[from, to)`, at most `limit` of them (and whether there are more). */
+export function slotsIn(schedule: Schedule, from: number, to: number, limit: number): { slots: number[]; more: boolean } {
+  const slots: number[] = [];
+  let t = schedule.nextAfter(from - 1);
+  while (t !== null && t < to) {
+    if (slots.length === limit) return { slots, more: true };
+    slots.push(t);
+    t = schedule.nextAfter(t);
+  }
+  return { slots, more: false };
+}
+
+/**
+ * `backfill`: the job's slots in `[from, to)` under its schedule as it is now, refused with
+ * `limit_exceeded` beyond `maxSlots`. A dry run changes nothing; otherwise the backfill is stored
+ * (`backfill.started`) and its first executions dispatched as its policy allows. Works on paused
+ * jobs; neither `nextRunAt` nor `remainingRuns` moves.
+ */
+export function backfill(r: Ctx, step: number, now: number, req: BackfillRequest): Decided {
+  const snapshot = backfillSnapshot(r, req.from);
+  const { slots, more } = slotsIn(backfillSchedule(snapshot), req.from, req.to, req.maxSlots);
+  if (more) {
+    return {
+      record: r,
+      outcome: {
+        ok: false,
+        code: 'limit_exceeded',
+        message: `the backfill has more than ${req.maxSlots} slots (SCHED_MAX_BACKFILL)`,
+        details: [{ path: 'to', message: `at most ${req.maxSlots} slots` }],
+      },
+    };
+  }
+  const listed = slots.slice(0, BACKFILL_LISTED).map(iso);
+  if (req.dryRun) return { record: r, outcome: { ok: true, backfill: { count: slots.length, scheduledAt: listed } } };
+  const seq = r.backfillSeq + 1;
+  const b: Backfill = {
+    id: seq.toString(36),
+    from: req.from,
+    to: req.to,
+    policy: req.overlapPolicy ?? 'buffer_all',
+    count: slots.length,
+    dispatched: 0,
+    cursor: req.from - 1,
+    schedule: snapshot,
+  };
+  let next: Ctx = { ...r, backfillSeq: seq, backfills: [...r.backfills, b] };
+  next = emitEvent(next, step, now, 'backfill.started', { backfillId: b.id, from: iso(b.from), to: iso(b.to), count: b.count, overlapPolicy: b.policy });
+  next = advanceBackfills(next, step, now);
+  return { record: next, outcome: { ok: true, backfill: { count: slots.length, scheduledAt: listed, backfillId: b.id } } };
+}
+
+/**
+ * Moves the backfills on, oldest first: the first one dispatches its next slots (`buffer_all`: one
+ * when nothing of the job is active; `allow`: up to `BACKFILL_ALLOW_CONCURRENCY` of its own at
+ * once); one whose slots are all dispatched and ended is `backfill.completed` and the next starts.
+ */
+export function advanceBackfills(r: Ctx, step: number, now: number): Ctx {
+  let next = r;
+  for (;;) {
+    const b = next.backfills[0];
+    if (b === undefined) return next;
+    const own = next.active.filter((a) => a.backfillId === b.id).length;
+    let room = b.policy === 'allow' ? BACKFILL_ALLOW_CONCURRENCY - own : next.active.length === 0 ? 1 : 0;
+    let cur = b;
+    while (room > 0 && cur.dispatched < cur.count) {
+      const t = backfillSchedule(cur.schedule).nextAfter(cur.cursor);
+      if (t === null || t >= cur.to) {
+        cur = { ...cur, dispatched: cur.count };
+        break;
+      }
+      cur = { ...cur, cursor: t, dispatched: cur.dispatched + 1 };
+      next = dispatch(next, step, now, t, 'backfill', backfillExecutionId(next.incarnation, b.id, t), { backfillId: b.id });
+      room--;
+    }
+    if (cur !== b) next = { ...next, backfills: [cur, ...next.backfills.slice(1)] };
+    if (cur.dispatched < cur.count || next.active.some((a) => a.backfillId === b.id)) return next;
+    next = { ...next, backfills: next.backfills.slice(1) };
+    next = emitEvent(next, step, now, 'backfill.completed', { backfillId: b.id, count: b.count });
+  }
+}
+
+/** Whether a backfill would dispatch once nothing is active (what is left after an execution ends). */
+export const backfillWaiting = (r: JobRecord): boolean => r.backfills.some((b) => b.dispatched < b.count);

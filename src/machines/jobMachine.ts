@@ -1,6 +1,6 @@
-import { assertEvent, assign, enqueueActions, setup } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
 import type { CompletionStatus, DispatchFailure, JobState } from '../contract/constants.js';
-import type { ActiveExecution, JobRecord } from '../core/record.js';
+import type { JobRecord } from '../core/record.js';
 import * as L from './jobLogic.js';
 
 /**
@@ -11,7 +11,8 @@ import * as L from './jobLogic.js';
  * command's outcome and the dispatch retries with their due times.
  */
 export type JobEvent = { now: number; step: number } & (
-  | { type: 'TICK' }
+  /** The clock reached the job's wake-up time. `maxBuffered`: `SCHED_MAX_BUFFERED` (buffer_all). */
+  | { type: 'TICK'; maxBuffered?: number }
   | { type: 'RUN_NOW'; inputs?: unknown; ignoreOverlap: boolean }
   /** A retry came due: send this attempt. */
   | { type: 'DISPATCH_ATTEMPT'; executionId: string; attempt: number }
@@ -23,6 +24,7 @@ export type JobEvent = { now: number; step: number } & (
   | { type: 'PAUSE'; reason: string | null }
   | { type: 'RESUME' }
   | ({ type: 'UPDATE' } & L.UpdateRequest)
+  | ({ type: 'BACKFILL' } & L.BackfillRequest)
   | { type: 'DELETE' }
 );
 
@@ -35,29 +37,79 @@ export type JobEmitted =
   /** A dispatch attempt failed and is tried again at `at`: the actor sends DISPATCH_ATTEMPT then. */
   | ({ type: 'retry'; step: number } & L.DispatchRetry);
 
-/**
- * The executions an event ends: timeouts (TICK), a completion, a dispatch that failed for good (a
- * failed attempt that is retried ends nothing); other events end none.
- */
-function endedBy(context: JobRecord, event: JobEvent): (a: ActiveExecution) => boolean {
-  switch (event.type) {
+/** What an event does to the record in a resting state: the next record, a command's outcome, a retry. */
+interface Reaction {
+  record: JobRecord;
+  outcome?: L.Outcome;
+  retry?: L.DispatchRetry | null;
+}
+
+function reactTo(r: JobRecord, e: JobEvent): Reaction {
+  switch (e.type) {
     case 'TICK':
-      return (a) => L.isPastDeadline(a, event.now);
-    case 'COMPLETED':
-      return (a) => a.executionId === event.executionId;
+      return { record: L.expireDeadlines(r, e.step, e.now) };
+    case 'RUN_NOW':
+      return L.runNow(r, e.step, e.now, e.inputs, e.ignoreOverlap);
+    case 'DISPATCH_ATTEMPT':
+      return { record: L.dispatchAttempt(r, e.step, e.now, e.executionId, e.attempt) };
+    case 'DISPATCH_ACCEPTED':
+      return { record: L.dispatchAccepted(r, e.step, e.now, e.executionId) };
     case 'DISPATCH_FAILED':
-      return (a) =>
-        a.executionId === event.executionId && a.state === 'dispatched' && L.dispatchRetry(context, event.now, event.executionId, event.reason) === null;
-    default:
-      return () => false;
+      return L.attemptFailed(r, e.step, e.now, e.executionId, e.reason, e.detail);
+    case 'COMPLETED':
+      return { record: L.completed(r, e.step, e.now, e) };
+    case 'HEARTBEAT':
+      return { record: L.heartbeat(r, e.step, e.now, e.executionId) };
+    case 'PAUSE':
+      return { record: L.pause(r, e.step, e.now, e.reason) };
+    case 'RESUME':
+      return { record: L.resume(r, e.step, e.now) };
+    case 'UPDATE':
+      return L.update(r, e.step, e.now, e);
+    case 'BACKFILL':
+      return L.backfill(r, e.step, e.now, e);
+    case 'DELETE':
+      return { record: L.deleted(r, e.step, e.now) };
   }
 }
+
+/**
+ * The reaction to an event, computed once: the guards that choose where the event leads look at
+ * the record it produces, and the action that then applies it reuses the same result.
+ */
+const reactions = new WeakMap<JobEvent, { from: JobRecord; reaction: Reaction }>();
+function reaction(r: JobRecord, e: JobEvent): Reaction {
+  const known = reactions.get(e);
+  if (known?.from === r) return known.reaction;
+  const computed = reactTo(r, e);
+  reactions.set(e, { from: r, reaction: computed });
+  return computed;
+}
+
+/** The state the record after the event calls for. */
+const leadsTo = (r: JobRecord, e: JobEvent): JobState => L.derivedState(reaction(r, e).record);
+
+/** Applies the event's reaction: the record, and what it emits (a command's outcome, a retry). */
+function applyReaction(
+  context: JobRecord,
+  event: JobEvent,
+  enqueue: { assign: (f: () => JobRecord) => void; emit: (e: JobEmitted) => void },
+): void {
+  const { record, outcome, retry } = reaction(context, event);
+  enqueue.assign(() => record);
+  if (outcome !== undefined) enqueue.emit({ type: 'outcome', step: event.step, outcome });
+  if (retry) enqueue.emit({ type: 'retry', step: event.step, ...retry });
+}
+
+/** The overlap decision for the slot a TICK brings (with the server's buffer bound). */
+const overlap = (r: JobRecord, e: JobEvent): L.OverlapDecision => L.overlapDecision(r, e.type === 'TICK' ? e.maxBuffered : undefined);
 
 const enter = (state: JobState) => ({ type: 'enter', params: { state } }) as const;
 const toDeleted = { DELETE: { target: 'deleted', actions: 'deleted' } } as const;
 /** What every resting state (idle, dispatched, running) does on pause, update and delete. */
 const fromResting = {
   PAUSE: { target: 'paused', actions: 'pause' },
+  BACKFILL: { actions: 'backfill' },
   UPDATE: [
     { guard: 'pausesJob', target: 'paused', actions: 'update' },
     { actions: 'update' },
@@ -94,89 +146,64 @@ export const jobMachine = setup({
   guards: {
     /** boot: the record calls for this state. */
     restoredAs: ({ context }, params: { state: JobState }) => L.derivedState(context) === params.state,
-    /** A slot is due (not paused, `nextRunAt` reached). */
+    /** A slot is due (not paused, the slot's `firesAt` reached). */
     slotDue: ({ context, event }) => L.isSlotDue(context, event.now),
     /** due: the slots due are a misfire and the misfire policy is `skip_missed`. */
     skipMissed: ({ context, event }) => L.skipsMissedSlots(context, event.now),
-    /** due: an execution is active and the overlap policy skips the slot. */
-    overlapSkip: ({ context }) => L.overlapDecision(context) === 'skip',
-    /** due: an execution is active and the slot waits (`buffer_one`, none waiting yet). */
-    overlapBuffer: ({ context }) => L.overlapDecision(context) === 'buffer',
+    /** due: an execution is active and the overlap policy (`skip`, or a slot already waiting) skips the slot. */
+    overlapSkip: ({ context, event }) => overlap(context, event) === 'skip',
+    /** due: `buffer_all` and `SCHED_MAX_BUFFERED` slots already wait: the slot is skipped (`buffer_full`). */
+    bufferFull: ({ context, event }) => overlap(context, event) === 'buffer_full',
+    /** due: an execution is active and the slot waits (`buffer_one` with none waiting, `buffer_all`). */
+    overlapBuffer: ({ context, event }) => overlap(context, event) === 'buffer',
+    /** due: `cancel_other`: the active executions are asked to stop and the slot waits for them. */
+    cancelOther: ({ context, event }) => overlap(context, event) === 'cancel',
+    /** due: `terminate_other`: the active executions end as `terminated` and the slot fires. */
+    terminateOther: ({ context, event }) => overlap(context, event) === 'terminate',
     /** due: an execution is active and the policy is `allow`: the slot is dispatched anyway. */
-    allowOverlap: ({ context }) => context.active.length > 0 && L.overlapDecision(context) === 'dispatch',
+    allowOverlap: ({ context, event }) => context.active.length > 0 && overlap(context, event) === 'dispatch',
     /** due, once decided: an active execution is running / any execution is active. */
     executionRunning: ({ context }) => context.active.some((a) => a.state === 'running'),
     executionActive: ({ context }) => context.active.length > 0,
-    /** Once the executions the event ends have ended, none is left and no slot waits. */
-    nothingLeft: ({ context, event }) => L.leftAfter(context, endedBy(context, event)) === 'nothing',
-    /** ... no running one is left, but a dispatched one is, or the buffered slot (then dispatched). */
-    onlyDispatchedLeft: ({ context, event }) => L.leftAfter(context, endedBy(context, event)) === 'dispatched',
+    /** The execution ended as a failure and `pauseOnFailure` pauses the job. */
+    pausesOnFailure: ({ context, event }) => !context.spec.paused && reaction(context, event).record.spec.paused,
+    /** Once the event is handled, nothing is active and no slot waits. */
+    nothingLeft: ({ context, event }) => leadsTo(context, event) === 'idle',
+    /** ... no execution runs, but a dispatched one is left, or a waiting slot (then dispatched). */
+    onlyDispatchedLeft: ({ context, event }) => leadsTo(context, event) === 'dispatched',
+    /** BACKFILL: its first execution is dispatched (not a dry run, not refused). */
+    backfillDispatches: ({ context, event }) => leadsTo(context, event) === 'dispatched',
     /** DISPATCH_ACCEPTED, HEARTBEAT: the event's execution is active and waiting for its dispatch reply. */
     dispatchedExecution: ({ context, event }) => 'executionId' in event && L.isDispatched(context, event.executionId),
     /** UPDATE: the job is paused after it (it was not; a refused update changes nothing). */
-    pausesJob: ({ context, event }) => {
-      assertEvent(event, 'UPDATE');
-      return !context.spec.paused && L.pausedAfterUpdate(context, L.decideUpdate(context, event.now, event));
-    },
+    pausesJob: ({ context, event }) => !context.spec.paused && reaction(context, event).record.spec.paused,
     /** paused: RESUME, or an UPDATE that unpauses, leads to this state. */
-    resumesTo: ({ context, event }, params: { state: JobState }) =>
-      (event.type === 'RESUME' || (event.type === 'UPDATE' && !L.pausedAfterUpdate(context, L.decideUpdate(context, event.now, event)))) &&
-      L.resumedState(context) === params.state,
+    resumesTo: ({ context, event }, params: { state: JobState }) => leadsTo(context, event) === params.state,
   },
   actions: {
     enter: assign(({ context, event }, params: { state: JobState }) =>
       L.enterState(context, event.step, event.now, params.state, event.type),
     ),
-    expire: assign(({ context, event }) => L.expireDeadlines(context, event.step, event.now)),
-    /** due: the slot (or the latest missed one) is dispatched. */
-    fire: assign(({ context, event }) => L.fireDue(context, event.step, event.now, 'dispatch')),
-    skipSlot: assign(({ context, event }) => L.fireDue(context, event.step, event.now, 'skip')),
-    bufferSlot: assign(({ context, event }) => L.fireDue(context, event.step, event.now, 'buffer')),
+    /** due: the slot (or the latest missed one) is dispatched; terminate_other ends the active ones first. */
+    fire: assign(({ context, event }) => L.fireDue(context, event.step, event.now, overlap(context, event))),
+    skipSlot: assign(({ context, event }) => L.fireDue(context, event.step, event.now, overlap(context, event))),
+    bufferSlot: assign(({ context, event }) => L.fireDue(context, event.step, event.now, overlap(context, event))),
+    requestCancel: assign(({ context, event }) => L.fireDue(context, event.step, event.now, overlap(context, event))),
     /** due: the missed slots are counted and audited, none fires. */
     countMissed: assign(({ context, event }) => L.fireDue(context, event.step, event.now)),
-    /** The record after the run-now decision, and its outcome (the execution id, or `overlap`) emitted. */
-    runNow: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, 'RUN_NOW');
-      const { record, outcome } = L.runNow(context, event.step, event.now, event.inputs, event.ignoreOverlap);
-      enqueue.assign(() => record);
-      enqueue.emit({ type: 'outcome', step: event.step, outcome });
-    }),
-    attempt: assign(({ context, event }) => {
-      assertEvent(event, 'DISPATCH_ATTEMPT');
-      return L.dispatchAttempt(context, event.step, event.now, event.executionId, event.attempt);
-    }),
-    accepted: assign(({ context, event }) => {
-      assertEvent(event, 'DISPATCH_ACCEPTED');
-      return L.dispatchAccepted(context, event.step, event.now, event.executionId);
-    }),
-    /** A failed attempt: retried (the retry and its due time emitted) or failed for good. */
-    failed: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, 'DISPATCH_FAILED');
-      const { record, retry } = L.attemptFailed(context, event.step, event.now, event.executionId, event.reason, event.detail);
-      enqueue.assign(() => record);
-      if (retry !== null) enqueue.emit({ type: 'retry', step: event.step, ...retry });
-    }),
-    completed: assign(({ context, event }) => {
-      assertEvent(event, 'COMPLETED');
-      return L.completed(context, event.step, event.now, event);
-    }),
-    heartbeat: assign(({ context, event }) => {
-      assertEvent(event, 'HEARTBEAT');
-      return L.heartbeat(context, event.step, event.now, event.executionId);
-    }),
-    pause: assign(({ context, event }) => {
-      assertEvent(event, 'PAUSE');
-      return L.pause(context, event.step, event.now, event.reason);
-    }),
-    resume: assign(({ context, event }) => L.resume(context, event.step, event.now)),
-    /** The record after the update decision (revision conflict, patch), and its outcome emitted. */
-    update: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, 'UPDATE');
-      const { record, outcome } = L.update(context, event.step, event.now, event);
-      enqueue.assign(() => record);
-      enqueue.emit({ type: 'outcome', step: event.step, outcome });
-    }),
-    deleted: assign(({ context, event }) => L.deleted(context, event.step, event.now)),
+    // The reactions of the resting states, each named for the chart and computed once (`reaction`).
+    expire: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    runNow: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    attempt: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    accepted: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    failed: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    completed: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    heartbeat: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    pause: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    resume: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    update: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    backfill: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
+    deleted: enqueueActions(({ context, event, enqueue }) => applyReaction(context, event, enqueue)),
   },
 }).createMachine({
   id: 'job',
@@ -201,6 +228,7 @@ export const jobMachine = setup({
         RUN_NOW: { target: 'dispatched', actions: 'runNow' },
         COMPLETED: { actions: 'completed' }, // unknown or duplicate: rejected
         ...fromResting,
+        BACKFILL: [{ guard: 'backfillDispatches', target: 'dispatched', actions: 'backfill' }, { actions: 'backfill' }],
       },
     },
 
@@ -214,15 +242,19 @@ export const jobMachine = setup({
           always: [
             { guard: 'skipMissed', target: 'missedSkipped', actions: 'countMissed' },
             { guard: 'overlapSkip', target: 'skipped', actions: 'skipSlot' },
+            { guard: 'bufferFull', target: 'skipped', actions: 'skipSlot' },
             { guard: 'overlapBuffer', target: 'buffered', actions: 'bufferSlot' },
+            { guard: 'cancelOther', target: 'cancelling', actions: 'requestCancel' },
+            { guard: 'terminateOther', target: 'fired', actions: 'fire' },
             { guard: 'allowOverlap', target: 'fired', actions: 'fire' },
             { target: 'fired', actions: 'fire' },
           ],
         },
         missedSkipped: { description: 'a misfire under skip_missed: counted (misfire.skipped), nothing dispatched' },
-        skipped: { description: 'the slot was skipped for overlap (trigger.skipped)' },
-        buffered: { description: 'the slot waits for the active execution to end (trigger.buffered)' },
-        fired: { description: 'the slot, or on a misfire under fire_once_on_recovery the latest missed one, was dispatched' },
+        skipped: { description: 'the slot was skipped (trigger.skipped): overlap, or buffer_full' },
+        buffered: { description: 'the slot waits for the active executions to end (trigger.buffered)' },
+        cancelling: { description: 'cancel_other: the active executions were asked to stop; the slot waits for them' },
+        fired: { description: 'the slot, or on a misfire under fire_once_on_recovery the latest missed one, was dispatched (terminate_other: after the active ones were terminated)' },
       },
       // taken once decided (the eventless transitions of `deciding` come first)
       always: [
@@ -237,6 +269,7 @@ export const jobMachine = setup({
       entry: enter('dispatched'),
       on: {
         TICK: [
+          { guard: 'pausesOnFailure', target: 'paused', actions: 'expire' },
           { guard: 'slotDue', target: 'due', actions: 'expire' },
           { guard: 'nothingLeft', target: 'idle', actions: 'expire' },
           { actions: 'expire' },
@@ -245,10 +278,12 @@ export const jobMachine = setup({
         DISPATCH_ACCEPTED: { guard: 'dispatchedExecution', target: 'running', actions: 'accepted' },
         HEARTBEAT: { guard: 'dispatchedExecution', target: 'running', actions: 'heartbeat' },
         DISPATCH_FAILED: [
+          { guard: 'pausesOnFailure', target: 'paused', actions: 'failed' },
           { guard: 'nothingLeft', target: 'idle', actions: 'failed' },
           { actions: 'failed' },
         ],
         COMPLETED: [
+          { guard: 'pausesOnFailure', target: 'paused', actions: 'completed' },
           { guard: 'nothingLeft', target: 'idle', actions: 'completed' },
           { actions: 'completed' },
         ],
@@ -262,19 +297,21 @@ export const jobMachine = setup({
       entry: enter('running'),
       on: {
         TICK: [
+          { guard: 'pausesOnFailure', target: 'paused', actions: 'expire' },
           { guard: 'slotDue', target: 'due', actions: 'expire' },
           { guard: 'nothingLeft', target: 'idle', actions: 'expire' },
           { guard: 'onlyDispatchedLeft', target: 'dispatched', actions: 'expire' },
           { actions: 'expire' },
         ],
         COMPLETED: [
+          { guard: 'pausesOnFailure', target: 'paused', actions: 'completed' },
           { guard: 'nothingLeft', target: 'idle', actions: 'completed' },
           { guard: 'onlyDispatchedLeft', target: 'dispatched', actions: 'completed' },
           { actions: 'completed' },
         ],
         DISPATCH_ATTEMPT: { actions: 'attempt' },
         DISPATCH_ACCEPTED: { actions: 'accepted' },
-        DISPATCH_FAILED: { actions: 'failed' },
+        DISPATCH_FAILED: [{ guard: 'pausesOnFailure', target: 'paused', actions: 'failed' }, { actions: 'failed' }],
         HEARTBEAT: { actions: 'heartbeat' },
         RUN_NOW: { actions: 'runNow' },
         ...fromResting,
@@ -303,6 +340,7 @@ export const jobMachine = setup({
         COMPLETED: { actions: 'completed' },
         HEARTBEAT: { actions: 'heartbeat' },
         RUN_NOW: { actions: 'runNow' },
+        BACKFILL: { actions: 'backfill' },
         ...toDeleted,
       },
     },

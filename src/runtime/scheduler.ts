@@ -19,6 +19,7 @@ import { jobMachine, type JobMachine } from '../machines/jobMachine.js';
 import { JobStore } from '../store/jobStore.js';
 import { CommandServer, parseBody } from '../transport/commandServer.js';
 import { Dispatcher } from '../transport/dispatcher.js';
+import { CancelSender } from '../transport/canceller.js';
 import { EventPublisher } from '../transport/eventPublisher.js';
 import { ackWaitMs, ExecutionConsumer, type ExecutionKind } from '../transport/executionConsumer.js';
 import { ensureReplicas, resolveReplicas } from '../transport/replicas.js';
@@ -85,6 +86,7 @@ export class Scheduler {
       maxJobsPerOrchestrator: opts.config.SCHED_MAX_JOBS_PER_ORCHESTRATOR,
       maxInputBytes: opts.config.SCHED_MAX_INPUT_BYTES,
       minIntervalMs: opts.config.SCHED_MIN_INTERVAL_MS,
+      maxBackfill: opts.config.SCHED_MAX_BACKFILL,
     };
     this.rateLimiter = new RateLimiter(opts.config.SCHED_RATE_LIMIT, opts.config.SCHED_RATE_LIMIT * 2);
     this.metrics = opts.metrics ?? new Metrics();
@@ -179,6 +181,8 @@ export class Scheduler {
       store: this.store,
       publisher: this.publisher,
       dispatcher: this.dispatcher,
+      canceller: new CancelSender(nc, this.names.prefix, log),
+      maxBuffered: config.SCHED_MAX_BUFFERED,
       timers: this.timers,
       clock,
       log,
@@ -310,6 +314,7 @@ export class Scheduler {
     resume: async (o, b) => this.local_(o, b.jobId).resume(b),
     delete: async (o, b) => this.local_(o, b.jobId).delete(b),
     run_now: async (o, b) => this.local_(o, b.jobId).runNow(b),
+    backfill: async (o, b) => this.local_(o, b.jobId).backfill(b),
   };
 
   /**

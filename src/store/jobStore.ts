@@ -1,6 +1,6 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import type { JobRecord } from '../core/record.js';
+import { upgradeRecord, type JobRecord } from '../core/record.js';
 
 export const jobKey = (orchestratorId: string, jobId: string): string => `${orchestratorId}.${jobId}`;
 
@@ -93,7 +93,7 @@ export class JobStore {
     const e = await this.kv.get(jobKey(orchestratorId, jobId));
     if (!e) return { kind: 'absent' };
     if (e.operation !== 'PUT') return { kind: 'deleted', revision: e.revision };
-    return { kind: 'present', record: JSON.parse(dec.decode(e.value)) as JobRecord, revision: e.revision };
+    return { kind: 'present', record: upgradeRecord(JSON.parse(dec.decode(e.value)) as JobRecord), revision: e.revision };
   }
 
   /**
@@ -120,7 +120,7 @@ export class JobStore {
         last = m.info.pending;
         const op = m.headers?.get('KV-Operation');
         if (op !== 'DEL' && op !== 'PURGE' && m.data.length > 0) {
-          yield { record: JSON.parse(dec.decode(m.data)) as JobRecord, revision: m.seq };
+          yield { record: upgradeRecord(JSON.parse(dec.decode(m.data)) as JobRecord), revision: m.seq };
         }
         if (last === 0) break;
       }

@@ -26,6 +26,8 @@ export function names(prefix: string): Names {
 export const commandSubject = (p: string, o: string, op: string): string => `${p}.${o}.schedule.${op}`;
 export const commandWildcard = (p: string): string => `${p}.*.schedule.*`;
 export const dispatchSubject = (p: string, o: string, actionType: string): string => `${p}.${o}.dispatch.${actionType}`;
+/** SPEC §10: cancel requests of `cancel_other` / `terminate_other` (not a target type: `cancel` is reserved). */
+export const cancelSubject = (p: string, o: string): string => `${p}.${o}.dispatch.cancel`;
 export const completedSubject = (p: string, o: string): string => `${p}.${o}.execution.completed`;
 export const heartbeatSubject = (p: string, o: string): string => `${p}.${o}.execution.heartbeat`;
 export const executionWildcard = (p: string): string => `${p}.*.execution.>`;

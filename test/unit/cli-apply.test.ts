@@ -161,6 +161,9 @@ describe('reading a jobs file', () => {
       dispatchTimeoutMs: 5_000,
       dispatchRetry: { attempts: 2, backoffMs: 1_000 },
       paused: false,
+      jitterMs: 0,
+      maxRuns: null,
+      pauseOnFailure: false,
     });
     expect(job!.setsPaused).toBe(false);
     expect(job!.body).toMatchObject({ misfireGraceMs: 'PT2M' });

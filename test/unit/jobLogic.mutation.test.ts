@@ -63,7 +63,9 @@ describe('a new job', () => {
       nextRunAt: T0 + 10 * S,
       active: [],
       recentDone: [],
-      bufferedSlot: null,
+      buffered: [],
+      remainingRuns: null,
+      backfills: [],
       runNowSeq: 0,
       eventSeq: 1,
     });
@@ -239,10 +241,10 @@ describe('several active executions (allow, or run_now with ignoreOverlap)', () 
     r = fireDue(r, 1, T0 + 10 * S);
     r = runNow(r, 2, T0 + 11 * S, undefined, true).record;
     r = fireDue(r, 3, T0 + 20 * S);
-    expect(r.bufferedSlot).toEqual({ scheduledAt: T0 + 20 * S });
+    expect(r.buffered).toEqual([T0 + 20 * S]);
     r = completed(r, 4, T0 + 21 * S, { executionId: slot(1), status: 'succeeded' });
     expect(dispatchesOf(r, 4)).toEqual([]);
-    expect(r.bufferedSlot).toEqual({ scheduledAt: T0 + 20 * S });
+    expect(r.buffered).toEqual([T0 + 20 * S]);
     r = completed(r, 5, T0 + 22 * S, { executionId: runNowExecutionId('inc1', 1), status: 'succeeded' });
     expect(dispatchesOf(r, 5)).toEqual([slot(2)]);
   });
@@ -429,14 +431,14 @@ describe('pause, resume and update', () => {
     r = fireDue(r, 2, T0 + 20 * S);
     r = pause(r, 3, T0 + 21 * S, null);
     r = completed(r, 4, T0 + 22 * S, { executionId: slot(1), status: 'succeeded' });
-    expect(r.bufferedSlot).toEqual({ scheduledAt: T0 + 20 * S });
+    expect(r.buffered).toEqual([T0 + 20 * S]);
     expect(dispatchesOf(r, 4)).toEqual([]);
     const spec = normalizeSpec({ schedule: { kind: 'interval', every: 10_000 }, target: r.spec.target, overlapPolicy: 'buffer_one' }, 'job1', LIMITS, T0);
     const u = applyUpdate(r, 5, T0 + 95 * S, spec, ['paused'], false);
     expect(u.spec.paused).toBe(false);
     expect(u.nextRunAt).toBe(T0 + 100 * S);
     expect(dispatchesOf(u, 5)).toEqual([slot(2)]);
-    expect(u.bufferedSlot).toBeNull();
+    expect(u.buffered).toEqual([]);
     // an update that keeps the job paused releases nothing
     const still = applyUpdate(r, 5, T0 + 95 * S, { ...r.spec, name: 'x' }, ['name'], false);
     expect(dispatchesOf(still, 5)).toEqual([]);

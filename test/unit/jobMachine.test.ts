@@ -68,13 +68,13 @@ describe('job machine: firing and overlap', () => {
     const [first] = d.dispatchesOfLastStep();
     d.send({ type: 'DISPATCH_ACCEPTED', executionId: first! });
     expect(types(d.tick(T0 + 20 * S))).toContain('trigger.buffered');
-    expect(d.ctx.bufferedSlot).toEqual({ scheduledAt: T0 + 20 * S });
+    expect(d.ctx.buffered).toEqual([T0 + 20 * S]);
     expect(types(d.tick(T0 + 30 * S))).toContain('trigger.skipped');
     const ev = d.send({ type: 'COMPLETED', executionId: first!, status: 'succeeded' }, T0 + 31 * S);
     const buffered = slotExecutionId('inc1', T0 + 20 * S);
     expect(d.dispatchesOfLastStep()).toEqual([buffered]);
     expect(ev.find((e) => e.type === 'trigger.dispatched')).toMatchObject({ executionId: buffered, data: { trigger: 'buffered' } });
-    expect(d.ctx.bufferedSlot).toBeNull();
+    expect(d.ctx.buffered).toEqual([]);
     expect(d.state).toBe('dispatched');
   });
 

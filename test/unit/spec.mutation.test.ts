@@ -42,6 +42,9 @@ describe('normalizeSpec', () => {
       dispatchTimeoutMs: 5_000,
       dispatchRetry: { attempts: 3, backoffMs: 1_000 },
       paused: false,
+      jitterMs: 0,
+      maxRuns: null,
+      pauseOnFailure: false,
     });
   });
 

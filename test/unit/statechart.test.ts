@@ -262,7 +262,7 @@ describe('paused: the schedule does not fire', () => {
     inPaused(d);
     d.send({ type: 'COMPLETED', executionId: slot(1), status: 'succeeded' });
     expect(d.state).toBe('paused');
-    expect(d.ctx.bufferedSlot).toEqual({ scheduledAt: T0 + 20 * S });
+    expect(d.ctx.buffered).toEqual([T0 + 20 * S]);
     const ev = d.send({ type: 'RESUME' }, T0 + 25 * S);
     expect(types(ev)).toEqual(['job.resumed', 'trigger.dispatched', 'transition']);
     expect(trail(ev)).toEqual(['paused>dispatched']);
@@ -375,10 +375,10 @@ describe('the definition', () => {
 
   it('each resting state lists the events it handles', () => {
     const handled = (p: string) => Object.keys(states.find(([q]) => q === p)![1].on ?? {}).sort();
-    expect(handled('idle')).toEqual(['COMPLETED', 'DELETE', 'PAUSE', 'RUN_NOW', 'TICK', 'UPDATE']);
-    expect(handled('dispatched')).toEqual(['COMPLETED', 'DELETE', 'DISPATCH_ACCEPTED', 'DISPATCH_ATTEMPT', 'DISPATCH_FAILED', 'HEARTBEAT', 'PAUSE', 'RUN_NOW', 'TICK', 'UPDATE']);
-    expect(handled('running')).toEqual(['COMPLETED', 'DELETE', 'DISPATCH_ACCEPTED', 'DISPATCH_ATTEMPT', 'DISPATCH_FAILED', 'HEARTBEAT', 'PAUSE', 'RUN_NOW', 'TICK', 'UPDATE']);
-    expect(handled('paused')).toEqual(['COMPLETED', 'DELETE', 'DISPATCH_ACCEPTED', 'DISPATCH_ATTEMPT', 'DISPATCH_FAILED', 'HEARTBEAT', 'RESUME', 'RUN_NOW', 'TICK', 'UPDATE']);
+    expect(handled('idle')).toEqual(['BACKFILL', 'COMPLETED', 'DELETE', 'PAUSE', 'RUN_NOW', 'TICK', 'UPDATE']);
+    expect(handled('dispatched')).toEqual(['BACKFILL', 'COMPLETED', 'DELETE', 'DISPATCH_ACCEPTED', 'DISPATCH_ATTEMPT', 'DISPATCH_FAILED', 'HEARTBEAT', 'PAUSE', 'RUN_NOW', 'TICK', 'UPDATE']);
+    expect(handled('running')).toEqual(['BACKFILL', 'COMPLETED', 'DELETE', 'DISPATCH_ACCEPTED', 'DISPATCH_ATTEMPT', 'DISPATCH_FAILED', 'HEARTBEAT', 'PAUSE', 'RUN_NOW', 'TICK', 'UPDATE']);
+    expect(handled('paused')).toEqual(['BACKFILL', 'COMPLETED', 'DELETE', 'DISPATCH_ACCEPTED', 'DISPATCH_ATTEMPT', 'DISPATCH_FAILED', 'HEARTBEAT', 'RESUME', 'RUN_NOW', 'TICK', 'UPDATE']);
   });
 
   it('names every guard (inspectors show names, not code)', () => {
@@ -405,6 +405,10 @@ describe('the chart (schedctl machine --mermaid)', () => {
       'running --> paused : PAUSE',
       'paused --> idle : RESUME [resumesTo(idle)]',
       'running --> dispatched : COMPLETED [onlyDispatchedLeft]',
+      'running --> paused : COMPLETED [pausesOnFailure]',
+      'idle --> dispatched : BACKFILL [backfillDispatches]',
+      'due__deciding --> due__cancelling : always [cancelOther]',
+      'due__deciding --> due__skipped : always [bufferFull]',
       'running --> deleted : DELETE',
       'class boot,due__deciding transient',
     ]) {
@@ -412,7 +416,7 @@ describe('the chart (schedctl machine --mermaid)', () => {
     }
     // no eventless edge out of a resting state, no complete graph of `always` edges
     expect(lines.filter((l) => /^(idle|dispatched|running|paused) --> .* : always/.test(l))).toEqual([]);
-    expect(lines.filter((l) => l.includes(': always')).length).toBe(12);
+    expect(lines.filter((l) => l.includes(': always')).length).toBe(15);
   });
 
   it('draws guard combinators, fallbacks, parent transitions from each resting leaf, and actions-only transitions inside the state', () => {
