@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../actors/clock.js';
 import type { AuditEvent } from '../core/record.js';
 import { eventSubject } from './subjects.js';
 
@@ -7,7 +8,9 @@ import { eventSubject } from './subjects.js';
  * Publishes audit events to `P.<o>.events.<jobId>.<type>` through JetStream, with the event id
  * as `Nats-Msg-Id` (a replayed event is dropped by the stream's duplicate window), and logs each
  * one with pino. A publish that fails is retried with backoff until it lands or the publisher is
- * closed; `pending` tells how many are waiting.
+ * closed; `pending` tells how many are waiting. Its waits (the retry backoff, the grace of `close`)
+ * are on the injected clock: the system clock in production (its timers do not hold the process
+ * open; the NATS connection, drained after `close`, does), a manual one in unit tests.
  */
 export class EventPublisher {
   private retrying = new Set<AuditEvent>();
@@ -21,6 +24,7 @@ export class EventPublisher {
     private readonly log: Logger,
     /** Sees every event once, when it is first handed over (metrics). */
     private readonly observe: (e: AuditEvent) => void = () => undefined,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   get pending(): number {
@@ -67,7 +71,7 @@ export class EventPublisher {
     const loop = async (): Promise<void> => {
       let delay = 250;
       while (!this.closed) {
-        await new Promise((r) => setTimeout(r, delay).unref());
+        await new Promise<void>((r) => this.clock.setTimeout(r, delay));
         try {
           await this.publishOne(e);
           this.retrying.delete(e);
@@ -84,8 +88,8 @@ export class EventPublisher {
 
   /** Gives the retries up to `ms` to land, then stops them; returns the ids still unpublished. */
   async close(ms: number): Promise<string[]> {
-    const deadline = Date.now() + ms;
-    while (this.retrying.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const deadline = this.clock.now() + ms;
+    while (this.retrying.size > 0 && this.clock.now() < deadline) await new Promise<void>((r) => this.clock.setTimeout(r, 50));
     this.closed = true;
     const lost = [...this.retrying].map((e) => e.id);
     if (lost.length > 0) this.log.error({ eventIds: lost }, 'events not published before shutdown');

@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../actors/clock.js';
 import { SchedulerError } from '../contract/errors.js';
 import { executionWildcard, type Names } from './subjects.js';
 
@@ -14,11 +15,29 @@ export type ExecutionHandler = (orchestratorId: string, kind: ExecutionKind, dat
  */
 export const ackWaitMs = (leaseTtlMs: number): number => Math.min(10_000, Math.max(1_000, Math.floor(leaseTtlMs / 2)));
 
+/** Calls `fn` every `ms` on `clock` (a timeout re-armed after each call) until the returned function is called. */
+function every(clock: Clock, ms: number, fn: () => void): () => void {
+  let stopped = false;
+  let handle: unknown = null;
+  const tick = (): void => {
+    if (stopped) return;
+    fn();
+    handle = clock.setTimeout(tick, ms);
+  };
+  handle = clock.setTimeout(tick, ms);
+  return () => {
+    stopped = true;
+    clock.clearTimeout(handle);
+  };
+}
+
 /**
  * Reads completions and heartbeats from `P_EXECUTIONS` through a durable consumer, so those
  * published while the scheduler was down are processed when it is back. A message is acked once
  * its effect is written; a handler failure (storage down, jobs not loaded here) is redelivered
- * after a delay.
+ * after a delay. Its waits and `working()` pings are on the injected clock (the system clock in
+ * production, whose timers do not hold the process open: the NATS connection does; a manual one
+ * in unit tests).
  */
 export class ExecutionConsumer {
   private messages: ConsumerMessages | null = null;
@@ -31,6 +50,7 @@ export class ExecutionConsumer {
     private readonly handler: ExecutionHandler,
     private readonly log: Logger,
     private readonly ackWait = 10_000,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async start(): Promise<void> {
@@ -65,23 +85,23 @@ export class ExecutionConsumer {
    * misfire decision is taken.
    */
   async caughtUp(timeoutMs: number): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
+    const end = this.clock.now() + timeoutMs;
+    while (this.clock.now() < end) {
       const info = await this.jsm.consumers.info(this.n.executionsStream, this.n.consumer);
       // Undelivered messages, and delivered ones no live replica is working on (a crashed one's,
       // back after ack_wait): those delivered to this process are in `inflight`, those delivered
       // to another live replica are forwarded to the owner by it (or redelivered).
       if (info.num_pending === 0 && info.num_ack_pending <= this.inflight.size) {
         // bounded too: a message in flight may itself wait for the takeover that waits here
-        let timer: NodeJS.Timeout | undefined;
+        let timer: unknown;
         const settled = await Promise.race([
           Promise.allSettled([...this.inflight]).then(() => true),
-          new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, end - Date.now())))),
+          new Promise<false>((r) => (timer = this.clock.setTimeout(() => r(false), Math.max(0, end - this.clock.now())))),
         ]);
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         return settled;
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise<void>((r) => this.clock.setTimeout(r, 20));
     }
     return false;
   }
@@ -94,7 +114,7 @@ export class ExecutionConsumer {
       m.term();
       return;
     }
-    const working = setInterval(() => m.working(), Math.max(250, Math.floor(this.ackWait / 2)));
+    const stopWorking = every(this.clock, Math.max(250, Math.floor(this.ackWait / 2)), () => m.working());
     try {
       await this.handler(orchestratorId, kind, m.data, m.subject);
       m.ack();
@@ -104,7 +124,7 @@ export class ExecutionConsumer {
       this.log[expected ? 'debug' : 'warn']({ err: (err as Error).message, subject: m.subject }, 'execution message not processed; redelivering');
       m.nak(500);
     } finally {
-      clearInterval(working);
+      stopWorking();
     }
   }
 
