@@ -929,3 +929,78 @@ describe('JobActor: inspection', () => {
     expect(seen).toContain('@xstate.snapshot');
   });
 });
+
+describe('JobActor: cancel requests (cancel_other) and SCHED_MAX_BUFFERED', () => {
+  const canceller = () => {
+    const sent: [string, unknown][] = [];
+    return { sent, cancel: (o: string, req: unknown) => void sent.push([o, req]) };
+  };
+
+  it('a slot due while another execution runs under cancel_other: the cancel request goes out with the write', async () => {
+    const b = bed(T0 + 20 * S);
+    const c = canceller();
+    const a = load(b, dispatchedRecord({ overlapPolicy: 'cancel_other' }), { canceller: c });
+    const r = await a.send({ type: 'TICK' });
+    expect(r.outbox.filter((e) => e.kind === 'cancel')).toEqual([{ kind: 'cancel', executionId: slot(1) }]);
+    expect(c.sent).toEqual([['acme', { executionId: slot(1), jobId: 'job1', reason: 'overlap' }]]);
+    expect(b.publisher.types()).toContain('execution.cancel_requested');
+  });
+
+  it('without a canceller the request is only audited', async () => {
+    const b = bed(T0 + 20 * S);
+    const a = load(b, dispatchedRecord({ overlapPolicy: 'cancel_other' }));
+    const r = await a.send({ type: 'TICK' });
+    expect(eventTypes(b.store.stored('acme', 'job1')!)).toContain('execution.cancel_requested');
+    expect(r.outbox.some((e) => e.kind === 'cancel')).toBe(true);
+  });
+
+  it('no cancel request once the lease is lost', async () => {
+    const b = bed(T0 + 20 * S);
+    const c = canceller();
+    let checks = 0;
+    // owned for the checks before the write, not at the effects
+    const a = load(b, dispatchedRecord({ overlapPolicy: 'cancel_other' }), { canceller: c, fence: () => ++checks <= 2 });
+    await a.send({ type: 'TICK' });
+    expect(b.store.writes('save')).toBe(1);
+    expect(c.sent).toEqual([]);
+  });
+
+  it("a stored record's cancel request is sent again when it is adopted after a failed write (not at a plain recover)", async () => {
+    const b = bed(T0 + 15 * S);
+    const d = new Driver(record({ overlapPolicy: 'cancel_other' }));
+    d.tick(T0 + 10 * S);
+    d.tick(T0 + 20 * S);
+    const theirs = structuredClone(d.ctx);
+    expect(dispatchEffects(theirs)).toEqual([]);
+    expect(theirs.outbox.some((e) => e.kind === 'cancel')).toBe(true);
+    const c = canceller();
+    const a = load(b, dispatchedRecord({ overlapPolicy: 'cancel_other' }), { canceller: c });
+    await a.recover({ replay: false });
+    expect(c.sent).toEqual([]);
+    b.store.put({ ...theirs, outboxStep: 30 });
+    await expect(a.send({ type: 'PAUSE', reason: null })).rejects.toMatchObject({ code: 'unavailable' });
+    expect(c.sent).toEqual([['acme', { executionId: slot(1), jobId: 'job1', reason: 'overlap' }]]);
+  });
+
+  it('the server bound on waiting slots (buffer_all) goes with every TICK, from the timer and at recovery', async () => {
+    const b = bed(T0 + 10 * S);
+    b.dispatcher.auto = () => ({ accepted: true });
+    const a = load(b, record({ overlapPolicy: 'buffer_all' }), { maxBuffered: 1 });
+    await a.recover({ replay: false }); // slot 1 dispatched
+    await advance(b, 10 * S); // slot 2 waits
+    await advance(b, 10 * S); // slot 3: full
+    const skipped = b.publisher.events.filter((e) => e.type === 'trigger.skipped').map((e) => e.data.reason);
+    expect(skipped).toEqual(['buffer_full']);
+    expect(a.record.buffered).toEqual([T0 + 20 * S]);
+    // at recovery: the same bound
+    const b2 = bed(T0 + 40 * S);
+    const a2 = load(b2, structuredClone(b.store.stored('acme', 'job1')!), { maxBuffered: 1 });
+    await a2.recover({ replay: false });
+    expect(b2.publisher.events.filter((e) => e.type === 'trigger.skipped').map((e) => e.data.reason)).toEqual(['buffer_full']);
+    // without the bound (the default, 1000) the slot waits
+    const b3 = bed(T0 + 40 * S);
+    const a3 = load(b3, structuredClone(b.store.stored('acme', 'job1')!));
+    await a3.recover({ replay: false });
+    expect(a3.record.buffered).toEqual([T0 + 20 * S, T0 + 40 * S]);
+  });
+});

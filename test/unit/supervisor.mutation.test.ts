@@ -484,3 +484,44 @@ describe('Supervisor: completions and heartbeats', () => {
     expect(b.store.writes()).toBe(3); // create, run_now, the heartbeat (accepted)
   });
 });
+
+describe('Supervisor: backfill', () => {
+  const bf = (jobId: string, from: number, to: number, extra: Record<string, unknown> = {}) =>
+    parseCommand('backfill', { jobId, from: iso(from), to: iso(to), ...extra });
+
+  it('a dry run lists the slots and changes nothing; a real one is stored, dispatched, and has an id', async () => {
+    const b = bed(T0 + 100 * S);
+    const s = sup(b);
+    adopt(b, s, 'j1');
+    const dry = await s.backfill(bf('j1', T0, T0 + 40 * S, { dryRun: true }));
+    expect(dry).toEqual({ count: 4, scheduledAt: [0, 10, 20, 30].map((k) => iso(T0 + k * S)) });
+    expect(b.store.writes()).toBe(0);
+    const real = await s.backfill(bf('j1', T0, T0 + 40 * S));
+    expect(real).toMatchObject({ count: 4, backfillId: expect.any(String) });
+    expect(b.publisher.types()).toContain('backfill.started');
+    expect(b.dispatcher.sent.map((d) => [d.req.trigger, d.req.scheduledAt])).toEqual([['backfill', iso(T0)]]);
+  });
+
+  it('at most SCHED_MAX_BACKFILL slots: the limit given, else 10,000', async () => {
+    const b = bed(T0);
+    const s = new Supervisor('acme', b.deps(), { ...LIMITS, maxJobsPerOrchestrator: 5, maxBackfill: 3 });
+    adopt(b, s, 'j1');
+    expect((await s.backfill(bf('j1', T0, T0 + 30 * S, { dryRun: true }))).count).toBe(3);
+    expect(await wire(s.backfill(bf('j1', T0, T0 + 40 * S, { dryRun: true })))).toMatchObject({ code: 'limit_exceeded', message: 'the backfill has more than 3 slots (SCHED_MAX_BACKFILL)' });
+    const d = sup(b);
+    adopt(b, d, 'j2');
+    expect((await d.backfill(bf('j2', T0, T0 + 10_000 * 10 * S, { dryRun: true }))).count).toBe(10_000);
+    expect(await wire(d.backfill(bf('j2', T0, T0 + 10_001 * 10 * S, { dryRun: true })))).toMatchObject({ code: 'limit_exceeded', message: 'the backfill has more than 10000 slots (SCHED_MAX_BACKFILL)' });
+  });
+
+  it('an ok outcome without a backfill, or none at all, is an internal error', async () => {
+    const b = bed();
+    const s = sup(b, { machine: jobMachine.provide({ actions: { backfill: enqueueActions(({ event, enqueue }) => void enqueue.emit({ type: 'outcome', step: event.step, outcome: { ok: true } })) } }) });
+    adopt(b, s, 'j1');
+    expect(await wire(s.backfill(bf('j1', T0, T0 + 10 * S)))).toEqual({ code: 'internal', message: 'backfill decided nothing' });
+    const b2 = bed();
+    const s2 = sup(b2, { machine: jobMachine.provide({ actions: { backfill: enqueueActions(() => undefined) } }) });
+    adopt(b2, s2, 'j1');
+    expect(await wire(s2.backfill(bf('j1', T0, T0 + 10 * S)))).toEqual({ code: 'internal', message: 'BACKFILL was not handled' });
+  });
+});
