@@ -257,7 +257,12 @@ export const eventDataSchemas = {
   'job.exhausted': z.object({ maxRuns: count, lastScheduledAt: instantOrNull }),
   'job.resumed': z.object({ revision: z.number().int(), nextRunAt: instantOrNull }),
   'job.faulted': z.object({ error: z.string(), event: z.string().meta({ description: 'the machine event being handled' }), faults: z.number().int() }),
-  'trigger.dispatched': z.object({ scheduledAt: wireInstantSchema, trigger, attempt: z.number().int().min(1) }),
+  'trigger.dispatched': z.object({
+    scheduledAt: wireInstantSchema,
+    trigger,
+    attempt: z.number().int().min(1),
+    firesAt: wireInstantSchema.optional().meta({ description: 'scheduledAt plus the jitter (jobs with jitterMs > 0)' }),
+  }),
   'trigger.failed': z.object({
     scheduledAt: wireInstantSchema,
     trigger,

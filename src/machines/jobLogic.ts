@@ -231,7 +231,14 @@ function dispatch(
     lastFiredAt: now,
     counters: { ...r.counters, dispatched: r.counters.dispatched + 1 },
   };
-  next = emitEvent(next, step, now, 'trigger.dispatched', { scheduledAt: iso(scheduledAt), trigger, attempt: 1 }, executionId);
+  next = emitEvent(
+    next,
+    step,
+    now,
+    'trigger.dispatched',
+    { scheduledAt: iso(scheduledAt), trigger, attempt: 1, ...(exec.firesAt !== undefined && { firesAt: iso(exec.firesAt) }) },
+    executionId,
+  );
   return withEffect(next, step, { kind: 'dispatch', executionId });
 }
 

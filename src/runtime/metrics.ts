@@ -24,6 +24,9 @@ export class Metrics {
   private readonly completions: Counter<'orchestrator' | 'status'>;
   private readonly rejected: Counter<'orchestrator' | 'reason'>;
   private readonly faults: Counter<'orchestrator'>;
+  private readonly terminated: Counter<'orchestrator'>;
+  private readonly exhausted: Counter<'orchestrator'>;
+  private readonly backfills: Counter<'orchestrator' | 'phase'>;
   readonly lateness: Histogram<'trigger'>;
   readonly commandDuration: Histogram<'op' | 'code'>;
 
@@ -68,9 +71,25 @@ export class Metrics {
     this.completions = new Counter({ name: 'sched_completions_total', help: 'Completions accepted', labelNames: ['orchestrator', 'status'], registers });
     this.rejected = new Counter({ name: 'sched_completions_rejected_total', help: 'Completions rejected', labelNames: ['orchestrator', 'reason'], registers });
     this.faults = new Counter({ name: 'sched_job_faults_total', help: 'Job actors restarted after a fault', labelNames: ['orchestrator'], registers });
+    this.terminated = new Counter({ name: 'sched_executions_terminated_total', help: 'Executions ended as terminated (terminate_other)', labelNames: ['orchestrator'], registers });
+    this.exhausted = new Counter({ name: 'sched_jobs_exhausted_total', help: 'Jobs that used their last run (maxRuns)', labelNames: ['orchestrator'], registers });
+    this.backfills = new Counter({ name: 'sched_backfills_total', help: 'Backfills started and completed', labelNames: ['orchestrator', 'phase'], registers });
+    new Gauge({
+      name: 'sched_backfill_slots_pending',
+      help: 'Slots of backfills in progress not yet dispatched',
+      labelNames: ['orchestrator'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of self.source?.records() ?? []) {
+          const left = (r.backfills ?? []).reduce((n, b) => n + b.count - b.dispatched, 0);
+          if (left > 0) this.inc({ orchestrator: r.orchestratorId }, left);
+        }
+      },
+    });
     this.lateness = new Histogram({
       name: 'sched_trigger_lateness_seconds',
-      help: 'Time from a slot (scheduledAt) to its dispatch',
+      help: 'Time from a slot (its firesAt: scheduledAt plus the jitter) to its dispatch',
       labelNames: ['trigger'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60],
       registers,
@@ -96,7 +115,7 @@ export class Metrics {
       case 'trigger.dispatched':
         if (d.attempt === 1) {
           this.dispatches.inc({ orchestrator, trigger: String(d.trigger) });
-          const late = Date.parse(e.at) - Date.parse(String(d.scheduledAt));
+          const late = Date.parse(e.at) - Date.parse(String(d.firesAt ?? d.scheduledAt));
           if (d.trigger !== 'run_now' && Number.isFinite(late)) this.lateness.observe({ trigger: String(d.trigger) }, Math.max(0, late) / 1000);
         }
         break;
@@ -122,6 +141,16 @@ export class Metrics {
         break;
       case 'job.faulted':
         this.faults.inc({ orchestrator });
+        break;
+      case 'execution.terminated':
+        this.terminated.inc({ orchestrator });
+        break;
+      case 'job.exhausted':
+        this.exhausted.inc({ orchestrator });
+        break;
+      case 'backfill.started':
+      case 'backfill.completed':
+        this.backfills.inc({ orchestrator, phase: e.type === 'backfill.started' ? 'started' : 'completed' });
         break;
       default:
         break;

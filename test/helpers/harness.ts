@@ -49,6 +49,7 @@ export interface DispatchWire {
   firedAt: string;
   trigger: string;
   attempt: number;
+  firesAt?: string;
   action: Record<string, unknown>;
   receivedAt: number;
   subject: string;
