@@ -125,6 +125,8 @@ const requestExamples: Partial<Record<Operation, unknown>> = {
   delete: { jobId: 'nightly-report' },
   run_now: { jobId: 'nightly-report', inputs: { region: 'us' } },
   backfill: { jobId: 'nightly-report', from: '2026-11-01T00:00:00Z', to: '2026-11-08T00:00:00Z', dryRun: true },
+  preview: { schedule: { kind: 'cron', expression: '30 2 * * *', timezone: 'Europe/Berlin' }, from: '2026-03-27T00:00:00Z', count: 5 },
+  explain: { jobId: 'nightly-report', at: '2026-12-01T02:00:00+01:00' },
 };
 
 const operationNotes: Record<Operation, string> = {
@@ -138,6 +140,10 @@ const operationNotes: Record<Operation, string> = {
   run_now: 'Dispatches one execution now (`trigger: run_now`); obeys the overlap policy unless `ignoreOverlap` (`overlap` error); works on paused jobs; does not move `nextRunAt`.',
   backfill:
     "Dispatches the job's slots in `[from, to)` (`trigger: backfill`, execution id `<incarnation>-b<backfillId>-<scheduledAt in base 36>`) under `overlapPolicy` (`buffer_all`, the default: one after another; `allow`: up to 100 at once); at most `SCHED_MAX_BACKFILL` slots (`limit_exceeded`). `dryRun` lists the slots and changes nothing. Works on paused jobs; does not move `nextRunAt` or count against `maxRuns`. Publishes `backfill.started` and, when its last execution ends, `backfill.completed`.",
+  preview:
+    'The slots a schedule would have, without a job: `at` (UTC), `local` (the wall time in its zone), `offset`, and `note` `dst_gap` (the local time did not exist and the slot moved) or `dst_repeat` (a repeated local hour). From `from` (default now), `count` (default 10, at most 1000). Validated as `create` validates a schedule. Nothing is stored; any replica answers.',
+  explain:
+    "What happened to the job's slot at or just before `at`, derived from its audit trail (only that job's subjects are read): `outcome` one of dispatched (with `executionId` and, once ended, `result`), skipped (`reason` overlap or buffer_full), buffered, cancelled_other, missed (`reason` the misfire event), paused, exhausted, not_yet, before_start, after_end, no_slot, unknown (older than the trail keeps); `sentence` says it in words; `eventIds` are the events it read.",
 };
 
 function messageDefs(): MessageDef[] {

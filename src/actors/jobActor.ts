@@ -7,6 +7,7 @@ import { dispatchRequest, faulted, isDispatched, nextWakeAt, type Outcome } from
 import type { EventPublisher } from '../transport/eventPublisher.js';
 import type { DispatchOutcome, DispatchRequest, Dispatcher } from '../transport/dispatcher.js';
 import type { CancelRequest } from '../contract/messages.js';
+import type { TrailReader } from '../transport/trail.js';
 import type { JobStore } from '../store/jobStore.js';
 import type { Clock } from './clock.js';
 import type { TimerQueue } from './timerQueue.js';
@@ -17,6 +18,8 @@ export interface JobActorDeps {
   dispatcher: Dispatcher;
   /** Sends the cancel requests of `cancel_other` / `terminate_other` (SPEC §10); without one they are only audited. */
   canceller?: { cancel(orchestratorId: string, req: CancelRequest): void } | undefined;
+  /** The audit trail, read by the supervisor's `explain` (SPEC §11). */
+  trail?: TrailReader | undefined;
   /** `SCHED_MAX_BUFFERED`: slots that may wait under `buffer_all` (default 1000). */
   maxBuffered?: number | undefined;
   /** Keyed by actor: each actor object has its own wake-up, whatever its job's id. */

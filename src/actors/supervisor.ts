@@ -6,7 +6,9 @@ import type { AuditEvent, JobRecord } from '../core/record.js';
 import { checkInputSize, normalizeSpec, type SpecLimits } from '../core/spec.js';
 import { toView, type JobView } from '../core/view.js';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { DEFAULT_MAX_BACKFILL, newRecord, type BackfillReply, type Outcome } from '../machines/jobLogic.js';
+import { DEFAULT_MAX_BACKFILL, newRecord, update as updateDecision, type BackfillReply, type Outcome, type UpdateRequest } from '../machines/jobLogic.js';
+import { endOf, explainPlan, explainSlot, HISTORY_TYPES, SLOT_TYPES } from '../core/explain.js';
+import type { ExplainResult, UpdateDryRunResult } from '../contract/messages.js';
 import { supervisorMachine, type SupervisorMachine } from '../machines/supervisorMachine.js';
 import { KeyExistsError } from '../store/jobStore.js';
 import { JobActor, type JobActorDeps } from './jobActor.js';
@@ -187,10 +189,65 @@ export class Supervisor {
     return { job: toView(this.actor(jobId).record, this.now(), true) };
   }
 
-  async update({ jobId, patch, expectedRevision }: CommandBody<'update'>): Promise<{ job: JobView }> {
+  async update({ jobId, patch, expectedRevision, dryRun }: CommandBody<'update'>): Promise<{ job: JobView } | UpdateDryRunResult> {
+    if (dryRun) return this.updateDryRun(jobId, { patch, expectedRevision, limits: this.limits });
     const { record, outcome } = await this.actor(jobId).command({ type: 'UPDATE', patch, expectedRevision, limits: this.limits });
     okOrThrow(outcome, 'UPDATE');
     return { job: toView(record, this.now()) };
+  }
+
+  /**
+   * `update` with `dryRun` (SPEC §4): the job machine's own update decision applied to the record
+   * as it is, and nothing written or published: the job as it would be, and its next 5 slots
+   * before and after. A refusal (conflict, invalid patch) is the same error as a real update's.
+   */
+  private updateDryRun(jobId: string, req: UpdateRequest): UpdateDryRunResult {
+    const now = this.now();
+    const r = this.actor(jobId).record;
+    const { record, outcome } = updateDecision(r, r.outboxStep + 1, now, req);
+    okOrThrow(outcome, 'UPDATE');
+    const before = toView(r, now, true);
+    const after = toView(record, now, true);
+    const { nextRuns: _n, ...job } = after;
+    return { job, dryRun: true, nextRunsBefore: before.nextRuns ?? [], nextRunsAfter: after.nextRuns ?? [] };
+  }
+
+  /**
+   * `explain` (SPEC §11): what happened to the job's slot at or before `at`, from its audit trail.
+   * Reads only that job's subjects: its definition history (pause, resume, exhaustion: few
+   * events, whole) and its slot events from the slot's instant on, stopping once the slot is
+   * answered (its skip, or its dispatch and that execution's end, or a later slot's).
+   */
+  async explain({ jobId, at }: CommandBody<'explain'>): Promise<ExplainResult> {
+    const r = this.actor(jobId).record;
+    const plan = explainPlan(r, at, this.now());
+    if (!plan.read) return plan.answer;
+    const trail = this.deps.trail;
+    if (!trail) throw new SchedulerError('unavailable', 'the audit trail cannot be read here');
+    const S = new Date(plan.slot).toISOString();
+    let dispatchedId: string | null = null;
+    const settled = (e: AuditEvent): boolean => {
+      const d = e.data;
+      if (e.type === 'trigger.dispatched' && d.attempt === 1 && d.trigger !== 'run_now' && d.trigger !== 'backfill') {
+        if (d.scheduledAt === S) dispatchedId = e.executionId ?? null;
+        else if (String(d.scheduledAt) > S && dispatchedId === null) return true; // a later slot went: this one was decided before
+      }
+      if (dispatchedId !== null) return e.executionId === dispatchedId && endOf(e) !== null;
+      if (e.type === 'misfire.skipped') return String(d.firstMissedAt) <= S && S <= String(d.lastMissedAt);
+      return e.type === 'trigger.skipped' && d.scheduledAt === S;
+    };
+    const o = this.orchestratorId;
+    try {
+      const [history, events] = await Promise.all([
+        trail.read({ orchestratorId: o, jobId, types: HISTORY_TYPES, limit: 10_000 }),
+        // events are published at or after their slot; a minute of margin for clocks that differ
+        trail.read({ orchestratorId: o, jobId, types: SLOT_TYPES, from: plan.slot - 60_000, limit: 10_000, until: settled }),
+      ]);
+      return explainSlot(r, plan.slot, history, events);
+    } catch (err) {
+      if (err instanceof SchedulerError) throw err;
+      throw new SchedulerError('unavailable', `the audit trail cannot be read: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   async pause({ jobId, reason }: CommandBody<'pause'>): Promise<{ job: JobView }> {

@@ -99,6 +99,8 @@ export const Operation = {
   delete: 'delete',
   run_now: 'run_now',
   backfill: 'backfill',
+  preview: 'preview',
+  explain: 'explain',
 } as const;
 export type Operation = (typeof Operation)[keyof typeof Operation];
 
@@ -111,6 +113,7 @@ export const EventType = {
   'job.resumed': 'job.resumed',
   'job.faulted': 'job.faulted',
   'job.exhausted': 'job.exhausted',
+  'job.overdue': 'job.overdue',
   'trigger.dispatched': 'trigger.dispatched',
   'trigger.failed': 'trigger.failed',
   'trigger.skipped': 'trigger.skipped',
@@ -132,6 +135,23 @@ export type EventType = (typeof EventType)[keyof typeof EventType];
 /** The overlap policies a backfill may run under (SPEC §10): one after another, or all at once. */
 export const BackfillPolicy = { buffer_all: 'buffer_all', allow: 'allow' } as const;
 export type BackfillPolicy = (typeof BackfillPolicy)[keyof typeof BackfillPolicy];
+
+/** What `explain` says happened to a slot (SPEC §11). */
+export const ExplainOutcome = {
+  dispatched: 'dispatched',
+  skipped: 'skipped',
+  buffered: 'buffered',
+  cancelled_other: 'cancelled_other',
+  missed: 'missed',
+  paused: 'paused',
+  exhausted: 'exhausted',
+  not_yet: 'not_yet',
+  before_start: 'before_start',
+  after_end: 'after_end',
+  no_slot: 'no_slot',
+  unknown: 'unknown',
+} as const;
+export type ExplainOutcome = (typeof ExplainOutcome)[keyof typeof ExplainOutcome];
 
 /** Why a slot was skipped (`trigger.skipped` reason). */
 export const SkipReason = { overlap: 'overlap', buffer_full: 'buffer_full' } as const;

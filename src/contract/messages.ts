@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BackfillPolicy, CompletionStatus, DispatchFailure, EventType, ExecutionResult, JobState, MisfirePolicy, OverlapPolicy, Operation, SkipReason, Trigger, values } from './constants.js';
+import { BackfillPolicy, CompletionStatus, DispatchFailure, EventType, ExecutionResult, ExplainOutcome, JobState, MisfirePolicy, OverlapPolicy, Operation, SkipReason, Trigger, values } from './constants.js';
 import { ErrorCode } from './errors.js';
 import { WIRE_INSTANT_PATTERN } from './ids.js';
 import {
@@ -156,6 +156,34 @@ export const listReplySchema = ok({
 });
 export const deleteReplySchema = ok({});
 export const runNowReplySchema = ok({ executionId: executionIdSchema });
+/** `update` with `dryRun`: the job as it would be, and the next 5 slots before and after (nothing written). */
+export const updateDryRunReplySchema = ok({
+  job: jobViewSchema,
+  dryRun: z.literal(true),
+  nextRunsBefore: z.array(wireInstantSchema).max(5),
+  nextRunsAfter: z.array(wireInstantSchema).max(5),
+});
+
+/** One slot of `preview` (SPEC §11). */
+export const previewRunSchema = z.object({
+  at: wireInstantSchema.meta({ description: 'the slot (UTC)' }),
+  local: z.string().meta({ description: "the wall time in the schedule's zone, 2026-03-29T03:00:00" }),
+  offset: z.string().meta({ description: 'the UTC offset at that instant, +02:00' }),
+  note: z.enum(['dst_gap', 'dst_repeat']).optional().meta({ description: 'dst_gap: the local time did not exist and the slot moved; dst_repeat: a repeated local hour' }),
+});
+export const previewReplySchema = ok({ runs: z.array(previewRunSchema).max(1000) });
+
+/** `explain` (SPEC §11): derived from the audit trail, with the ids of the events read. */
+export const explainReplySchema = ok({
+  slot: z.object({ scheduledAt: wireInstantSchema }).nullable(),
+  outcome: z.enum(values(ExplainOutcome)),
+  executionId: executionIdSchema.optional(),
+  result: z.object({ executionId: executionIdSchema, status: z.enum(values(ExecutionResult)), at: wireInstantSchema }).optional(),
+  reason: z.string().optional().meta({ description: 'skipped: overlap or buffer_full; missed: the misfire event type; paused: the pause reason' }),
+  sentence: z.string().meta({ description: 'the answer in one sentence' }),
+  eventIds: z.array(z.string()),
+});
+
 export const backfillReplySchema = ok({
   count: count.meta({ description: 'the slots in [from, to)' }),
   scheduledAt: z.array(wireInstantSchema).max(1000).meta({ description: 'the slots (the first 1000)' }),
@@ -170,12 +198,14 @@ export const commandReplySchemas = {
   create: jobReplySchema,
   list: listReplySchema,
   show: showReplySchema,
-  update: jobReplySchema,
+  update: z.union([jobReplySchema, updateDryRunReplySchema]),
   pause: jobReplySchema,
   resume: jobReplySchema,
   delete: deleteReplySchema,
   run_now: runNowReplySchema,
   backfill: backfillReplySchema,
+  preview: previewReplySchema,
+  explain: explainReplySchema,
 } as const satisfies Record<Operation, z.ZodType>;
 
 // ---------------------------------------------------------------------------------------------
@@ -231,6 +261,12 @@ export type RunNowResult = Omit<z.output<typeof runNowReplySchema>, 'ok'>;
 export type DispatchRequest = z.output<typeof dispatchRequestSchema>;
 /** The body of a cancel request (SPEC §10). */
 export type CancelRequest = z.output<typeof cancelRequestSchema>;
+/** The reply of `preview`. */
+export type PreviewResult = Omit<z.output<typeof previewReplySchema>, 'ok'>;
+/** The reply of `explain`. */
+export type ExplainResult = Omit<z.output<typeof explainReplySchema>, 'ok'>;
+/** The reply of `update` with `dryRun`. */
+export type UpdateDryRunResult = Omit<z.output<typeof updateDryRunReplySchema>, 'ok'>;
 /** The reply of `backfill`. */
 export type BackfillResult = Omit<z.output<typeof backfillReplySchema>, 'ok'>;
 /** One problem found in a request body: where (`a.b.0`) and what. */
@@ -255,6 +291,11 @@ export const eventDataSchemas = {
     revision: z.number().int(),
   }),
   'job.exhausted': z.object({ maxRuns: count, lastScheduledAt: instantOrNull }),
+  'job.overdue': z.object({
+    nextRunAt: wireInstantSchema.meta({ description: 'the slot that should have fired' }),
+    overdueMs: count.meta({ description: 'how long past its firesAt (more than misfireGraceMs)' }),
+    replicaId: z.string().meta({ description: 'the replica that holds the job' }),
+  }),
   'job.resumed': z.object({ revision: z.number().int(), nextRunAt: instantOrNull }),
   'job.faulted': z.object({ error: z.string(), event: z.string().meta({ description: 'the machine event being handled' }), faults: z.number().int() }),
   'trigger.dispatched': z.object({
@@ -270,7 +311,12 @@ export const eventDataSchemas = {
     reason: z.enum(values(DispatchFailure)),
     detail: z.string().optional(),
   }),
-  'trigger.skipped': z.object({ scheduledAt: wireInstantSchema, trigger, reason: z.enum(values(SkipReason)) }),
+  'trigger.skipped': z.object({
+    scheduledAt: wireInstantSchema,
+    trigger,
+    reason: z.enum(values(SkipReason)),
+    activeExecutions: z.array(executionIdSchema).optional().meta({ description: 'the executions active when the slot came due' }),
+  }),
   'trigger.buffered': z.object({ scheduledAt: wireInstantSchema, trigger }),
   'misfire.fired_once': z.object({
     missedCount: z.number().int().min(1),

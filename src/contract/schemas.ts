@@ -119,7 +119,22 @@ export const updateBodySchema = z.strictObject({
   jobId: idSchema,
   patch: patchSchema,
   expectedRevision: z.number().int().min(1).optional(),
+  /** SPEC §4: nothing is written; the reply is the job as it would be, with the next runs before and after. */
+  dryRun: z.boolean().optional(),
 });
+
+/** `preview` (SPEC §11): the slots of a schedule, without a job. */
+export const previewBodySchema = z.strictObject({
+  schedule: scheduleInputSchema,
+  startAt: instantSchema.nullable().optional(),
+  endAt: instantSchema.nullable().optional(),
+  jitterMs: specFields.jitterMs,
+  from: instantSchema.optional(),
+  count: z.number().int().min(1).max(1000).optional(),
+});
+
+/** `explain` (SPEC §11): what happened to the job's slot at or just before `at`. */
+export const explainBodySchema = z.strictObject({ jobId: idSchema, at: instantSchema });
 
 export const listBodySchema = z.strictObject({
   state: z.enum(values(JobState)).optional(),
@@ -174,6 +189,8 @@ export const commandSchemas = {
   delete: jobIdBodySchema,
   run_now: runNowBodySchema,
   backfill: backfillBodySchema,
+  preview: previewBodySchema,
+  explain: explainBodySchema,
 } as const satisfies Record<Operation, z.ZodType>;
 
 export type CommandBody<Op extends Operation> = z.infer<(typeof commandSchemas)[Op]>;

@@ -254,7 +254,8 @@ function fireSlot(r: Ctx, step: number, now: number, scheduledAt: number, trigge
     const counters = full
       ? { ...r.counters, skippedBufferFull: r.counters.skippedBufferFull + 1 }
       : { ...r.counters, skippedOverlap: r.counters.skippedOverlap + 1 };
-    return emitEvent({ ...r, counters }, step, now, 'trigger.skipped', { scheduledAt: iso(scheduledAt), trigger, reason: full ? 'buffer_full' : 'overlap' }, executionId);
+    const data = { scheduledAt: iso(scheduledAt), trigger, reason: full ? 'buffer_full' : 'overlap', activeExecutions: r.active.map((a) => a.executionId) };
+    return emitEvent({ ...r, counters }, step, now, 'trigger.skipped', data, executionId);
   }
   let next = useRun(r, step, now);
   if (decision === 'buffer') {

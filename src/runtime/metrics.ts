@@ -5,6 +5,8 @@ import type { AuditEvent, JobRecord } from '../core/record.js';
 export interface MetricsSource {
   records(): Iterable<JobRecord>;
   pendingEvents(): number;
+  /** Jobs the watchdog found overdue (SPEC §11). */
+  overdueJobs?(): number;
 }
 
 /**
@@ -52,6 +54,14 @@ export class Metrics {
       collect() {
         this.reset();
         for (const r of self.source?.records() ?? []) if (r.active.length > 0) this.inc({ orchestrator: r.orchestratorId }, r.active.length);
+      },
+    });
+    new Gauge({
+      name: 'sched_overdue_jobs',
+      help: 'Jobs that should have fired (nextRunAt more than misfireGraceMs past) and did not',
+      registers,
+      collect() {
+        this.set(self.source?.overdueJobs?.() ?? 0);
       },
     });
     new Gauge({

@@ -20,6 +20,9 @@ import { JobStore } from '../store/jobStore.js';
 import { CommandServer, parseBody } from '../transport/commandServer.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { CancelSender } from '../transport/canceller.js';
+import { JetStreamTrail } from '../transport/trail.js';
+import { Watchdog, WATCHDOG_EVERY_MS, type OverdueJob } from './watchdog.js';
+import { preview } from '../core/preview.js';
 import { EventPublisher } from '../transport/eventPublisher.js';
 import { ackWaitMs, ExecutionConsumer, type ExecutionKind } from '../transport/executionConsumer.js';
 import { ensureReplicas, resolveReplicas } from '../transport/replicas.js';
@@ -70,6 +73,8 @@ export class Scheduler {
   private forwardSub: Subscription | null = null;
   private discovery: Discovery | null = null;
   private balancer: NodeJS.Timeout | null = null;
+  private readonly watchdog: Watchdog;
+  private watchdogTimer: NodeJS.Timeout | null = null;
   /** Ownership and rebalancing of the orchestrators (src/cluster/ownership.ts). */
   private ownership!: Ownership;
   private readonly limits: SupervisorLimits;
@@ -92,7 +97,18 @@ export class Scheduler {
     this.metrics = opts.metrics ?? new Metrics();
     this.balanceLog = new FailureLog(opts.log, 'rebalancing (taking and keeping orchestrator leases)');
     this.takeoverLog = new FailureLog(opts.log, 'loading the jobs of an orchestrator taken over (lease given back)');
-    this.metrics.bind({ records: () => this.records(), pendingEvents: () => this.publisher?.pending ?? 0 });
+    this.watchdog = new Watchdog({
+      records: () => this.records(),
+      now: () => (opts.clock ?? systemClock).now(),
+      publish: (events) => this.publisher.publish(events),
+      replicaId: () => this.leases?.replicaId ?? '',
+    });
+    this.metrics.bind({ records: () => this.records(), pendingEvents: () => this.publisher?.pending ?? 0, overdueJobs: () => this.watchdog.overdue.length });
+  }
+
+  /** Jobs that should have fired and did not (the watchdog's last look; SPEC §11). */
+  overdueJobs(): readonly OverdueJob[] {
+    return this.watchdog.overdue;
   }
 
   /** Every job record held (a live view; for metrics and tools). */
@@ -182,6 +198,7 @@ export class Scheduler {
       publisher: this.publisher,
       dispatcher: this.dispatcher,
       canceller: new CancelSender(nc, this.names.prefix, log),
+      trail: new JetStreamTrail(js, this.names.prefix, this.names.eventsStream),
       maxBuffered: config.SCHED_MAX_BUFFERED,
       timers: this.timers,
       clock,
@@ -209,6 +226,11 @@ export class Scheduler {
         ),
       this.ownership.balanceEveryMs,
     );
+    this.watchdogTimer = setInterval(
+      () => void this.watchdog.scan().catch((err: unknown) => log.warn({ err }, 'job.overdue not published (retried on the next look)')),
+      WATCHDOG_EVERY_MS,
+    );
+    this.watchdogTimer.unref();
     this.watchConnection();
     this.balancer.unref();
     this.ready = true;
@@ -284,11 +306,13 @@ export class Scheduler {
       throw new RateLimitedError(`more than ${this.opts.config.SCHED_RATE_LIMIT} commands a second; retry after ${retryAfterMs} ms`, retryAfterMs);
     }
     const body = parseCommand(op, raw); // a bad body is invalid_request wherever the orchestrator lives
+    // a preview needs no job: whichever replica the request reaches answers it
+    if (op === 'preview') return this.local(orchestratorId, 'preview', body as CommandBody<'preview'>);
     if (op === 'create') await this.registry.register(orchestratorId);
     const where = await this.ownership.route(orchestratorId, this.registry.has(orchestratorId));
     // the owner validates the body again: it may run another version
     if (where !== 'here' && where !== null) return this.forward(where, { kind: 'command', o: orchestratorId, op, body: raw });
-    return this.local(orchestratorId, op, body);
+    return this.local(orchestratorId, op as Operation, body);
   }
 
   /** A validated command for an orchestrator this replica owns (or that has no jobs anywhere). */
@@ -315,6 +339,8 @@ export class Scheduler {
     delete: async (o, b) => this.local_(o, b.jobId).delete(b),
     run_now: async (o, b) => this.local_(o, b.jobId).runNow(b),
     backfill: async (o, b) => this.local_(o, b.jobId).backfill(b),
+    explain: async (o, b) => this.local_(o, b.jobId).explain(b),
+    preview: async (_o, b) => preview(b, this.limits, this.deps.clock.now()),
   };
 
   /**
@@ -390,6 +416,7 @@ export class Scheduler {
       this.ready = false;
       await this.discovery?.stop();
       if (this.balancer) clearInterval(this.balancer);
+      if (this.watchdogTimer) clearInterval(this.watchdogTimer);
       await this.commands.stop();
       await this.executions?.stop();
       this.forwardSub?.unsubscribe();

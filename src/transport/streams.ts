@@ -25,7 +25,8 @@ export async function ensureStreams(jsm: JetStreamManager, n: Names, eventsMaxAg
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_age: eventsMaxAgeMs * NS_PER_MS,
-      duplicate_window: 120 * 1000 * NS_PER_MS,
+      // JetStream refuses a duplicate window longer than the retention
+      duplicate_window: Math.min(120 * 1000, eventsMaxAgeMs) * NS_PER_MS,
       num_replicas: replicas,
     },
   ];

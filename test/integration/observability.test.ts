@@ -42,7 +42,10 @@ describe('metrics, health and live inspection of a running scheduler', () => {
 
   it('serves /healthz, /readyz and Prometheus /metrics with dispatches, lateness, jobs by state and command latency', async () => {
     expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+    expect(ready.status).toBe(200);
+    // the watchdog's view (SPEC §11): no job stalled
+    expect(await ready.json()).toMatchObject({ ready: true, overdueJobs: { count: 0, jobs: [] } });
     await o.cmd('create', { jobId: 'm', schedule: { kind: 'interval', every: 200 }, target: { type: 'command', command: 'x' } });
     await o.cmd('create', { jobId: 'p', schedule: { kind: 'interval', every: '1h' }, target: { type: 'command', command: 'x' }, paused: true });
     await until(() => o.dispatchesOf('m').length >= 3, 5_000, 'dispatches');
@@ -57,6 +60,7 @@ describe('metrics, health and live inspection of a running scheduler', () => {
     expect(value(/sched_trigger_lateness_seconds_count\{trigger="schedule"\} (\d+)/)).toBeGreaterThanOrEqual(3);
     expect(value(/sched_command_duration_seconds_count\{op="create",code="ok"\} (\d+)/)).toBe(2);
     expect(text).toContain('sched_active_executions');
+    expect(value(/sched_overdue_jobs (\d+)/)).toBe(0);
     expect(text).toContain('sched_process_resident_memory_bytes');
   });
 

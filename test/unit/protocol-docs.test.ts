@@ -18,6 +18,7 @@ import {
 import type { AuditEvent } from '../../src/core/record.js';
 import { toView, type JobView } from '../../src/core/view.js';
 import { emitEvent } from '../../src/machines/jobLogic.js';
+import { Watchdog } from '../../src/runtime/watchdog.js';
 import type { DispatchRequest } from '../../src/transport/dispatcher.js';
 import { commandEndpoints, commandSchemaFiles } from '../../src/transport/discovery.js';
 import {
@@ -112,6 +113,9 @@ function realEvents(): AuditEvent[] {
   const [second] = bf.dispatchesOfLastStep();
   take(bf.send({ type: 'COMPLETED', executionId: second!, status: 'succeeded' })); // backfill.completed
 
+  // the watchdog's event for a stalled job (its publish is called synchronously by scan)
+  const stalled = record({ misfireGraceMs: 1000 });
+  void new Watchdog({ records: () => [stalled], now: () => T0 + 60 * S, publish: async (evs) => void take(evs), replicaId: () => 'replica-1' }).scan();
   // the supervisor's event for a completion naming no valid job, and the actor's fault event
   events.push(looseEvent('acme', null, null, T0, { reason: 'malformed', issues: [{ path: 'jobId', message: 'Required' }] }));
   events.push(looseEvent('acme', 'gone', 'gone-s1', T0, { reason: 'unknown_job', status: 'succeeded' }));

@@ -1,0 +1,73 @@
+import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
+import type { AuditEvent } from '../core/record.js';
+
+/** What `explain` reads of one job's audit trail. */
+export interface TrailQuery {
+  orchestratorId: string;
+  jobId: string;
+  /** Event types to read (each is one subject `P.<o>.events.<jobId>.<type>`); all when absent. */
+  types?: readonly string[];
+  /** Read from this instant on (the stream's own timestamp); from the oldest retained when absent. */
+  from?: number;
+  /** Stop after this many events, or as soon as `until` says so. */
+  limit: number;
+  until?: (e: AuditEvent) => boolean;
+}
+
+/** Reads a job's audit trail (a port: the scheduler's is JetStream, tests may use a list). */
+export interface TrailReader {
+  read(q: TrailQuery): Promise<AuditEvent[]>;
+}
+
+/**
+ * One job's audit trail from the `P_EVENTS` stream through ordered consumers filtered to that
+ * job's subjects (`P.<o>.events.<jobId>.<type>`) and, when given, a start time: the server
+ * delivers only those messages, so the cost is that job's events since then, not the stream's.
+ * A consumer has one filter subject (nats-server 2.9 takes no more): a read that stops early
+ * (`until`) follows the job's whole subject tree in order and keeps the types asked for; any other
+ * reads each type's subject, all at once, merged in stream order.
+ */
+export class JetStreamTrail implements TrailReader {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly prefix: string,
+    private readonly stream: string,
+  ) {}
+
+  async read(q: TrailQuery): Promise<AuditEvent[]> {
+    const base = `${this.prefix}.${q.orchestratorId}.events.${q.jobId}`;
+    if (q.types === undefined || q.until !== undefined) {
+      const wanted = q.types === undefined ? null : new Set(q.types);
+      return (await this.readSubject(`${base}.>`, q, wanted)).map((x) => x.e);
+    }
+    const parts = await Promise.all(q.types.map((t) => this.readSubject(`${base}.${t}`, q, null)));
+    return parts
+      .flat()
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, q.limit)
+      .map((x) => x.e);
+  }
+
+  private async readSubject(subject: string, q: TrailQuery, wanted: Set<string> | null): Promise<{ seq: number; e: AuditEvent }[]> {
+    const c = await this.js.consumers.get(this.stream, {
+      filter_subjects: subject,
+      ...(q.from === undefined
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(q.from).toISOString() }),
+    });
+    const out: { seq: number; e: AuditEvent }[] = [];
+    try {
+      if ((await c.info(true)).num_pending === 0) return out;
+      const messages = await c.consume({ max_messages: Math.min(q.limit, 1000) });
+      for await (const m of messages) {
+        const e = m.json<AuditEvent>();
+        if (wanted === null || wanted.has(e.type)) out.push({ seq: m.seq, e });
+        if (m.info.pending === 0 || out.length >= q.limit || q.until?.(e)) break;
+      }
+      await messages.close();
+    } finally {
+      await c.delete().catch(() => undefined);
+    }
+    return out;
+  }
+}
