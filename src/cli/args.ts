@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import type { CreateJobInput, JobPatch, JobView } from '../client/types.js';
+import { sinceToEpochMs } from '../client/client.js';
+import type { BackfillOptions, CreateJobInput, JobPatch, JobView } from '../client/types.js';
+import { parseInstant } from '../contract/ids.js';
 
 /** A mistake in the command line (exit code 2), found after commander parsed it. */
 export class UsageError extends Error {
@@ -44,6 +46,16 @@ export function intArg(value: string): number {
   return Number(value);
 }
 
+/**
+ * `--max-runs 10`; `none` is no limit (kept as `'none'`: commander turns a parser's null into '';
+ * the spec gets null, see `policiesFrom`).
+ */
+export function maxRunsArg(value: string): number | 'none' {
+  if (value === 'none') return 'none';
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number, or none for no limit');
+  return Number(value);
+}
+
 /** Durations go to the scheduler as given (`30s`, `PT15M`); plain digits are milliseconds. */
 export function durationArg(value: string): number | string {
   return /^\d+$/.test(value) ? Number(value) : value;
@@ -72,6 +84,12 @@ export interface SpecOptions {
   retryAttempts?: number;
   retryBackoff?: number | string;
   paused?: boolean;
+  /** SPEC §10: `--jitter <duration>` (jitterMs). */
+  jitter?: number | string;
+  /** SPEC §10: `--max-runs <n|none>` (maxRuns; none: no limit, sent as null). */
+  maxRuns?: number | 'none';
+  /** SPEC §10: `--pause-on-failure` / `--no-pause-on-failure`. */
+  pauseOnFailure?: boolean;
 }
 
 type Schedule = CreateJobInput['schedule'];
@@ -140,6 +158,9 @@ function policiesFrom(o: SpecOptions): JobPatch {
     };
   }
   if (o.paused !== undefined) p.paused = o.paused;
+  if (o.jitter !== undefined) p.jitterMs = o.jitter;
+  if (o.maxRuns !== undefined) p.maxRuns = o.maxRuns === 'none' ? null : o.maxRuns;
+  if (o.pauseOnFailure !== undefined) p.pauseOnFailure = o.pauseOnFailure;
   return p;
 }
 
@@ -171,4 +192,37 @@ export function updatePatch(o: SpecOptions & { patch?: Record<string, unknown> }
   if (target !== undefined) p.target = target;
   if (Object.keys(p).length === 0) throw new UsageError('nothing to change: give at least one option (see schedctl update --help)');
   return p;
+}
+
+/** The options of `schedctl backfill`. */
+export interface BackfillArgs {
+  from: string;
+  to: string;
+  overlap?: string;
+  dryRun?: boolean;
+}
+
+/**
+ * `--from`/`--to` as the instants sent: an ISO-8601 instant with an offset (sent as written), or
+ * a duration meaning that long before `now` (`7d`, `PT12H`), or `now`.
+ */
+function instantArg(flag: string, value: string, now: number): string {
+  if (value === 'now') return new Date(now).toISOString();
+  if (parseInstant(value) !== null) return value;
+  const ms = sinceToEpochMs(value, now);
+  if (ms === null) throw new UsageError(`${flag} "${value}": give an ISO-8601 instant with an offset (2026-11-01T00:00:00Z), a duration ago (7d, 12h) or now`);
+  return new Date(ms).toISOString();
+}
+
+/** The options of `backfill` from the command line: `[--from, --to)`, `--overlap`, `--dry-run`. */
+export function backfillOptions(o: BackfillArgs, now: number): BackfillOptions {
+  const from = instantArg('--from', o.from, now);
+  const to = instantArg('--to', o.to, now);
+  if ((parseInstant(from) ?? 0) >= (parseInstant(to) ?? 0)) throw new UsageError(`--from ${o.from} must be before --to ${o.to}: the slots in [from, to) are run`);
+  return {
+    from,
+    to,
+    ...(o.overlap !== undefined && { overlapPolicy: o.overlap as NonNullable<BackfillOptions['overlapPolicy']> }),
+    ...(o.dryRun && { dryRun: true }),
+  };
 }

@@ -1,4 +1,4 @@
-import type { JobView, SchedulerEvent } from '../client/types.js';
+import type { BackfillResult, JobView, SchedulerEvent } from '../client/types.js';
 
 const UNITS: [number, string][] = [
   [86_400_000, 'd'],
@@ -67,6 +67,9 @@ export function jobDetails(j: JobView): string {
     ['misfire', `${j.misfirePolicy} (grace ${formatDuration(j.misfireGraceMs)})`],
     ['max runtime', formatDuration(j.maxRuntimeMs)],
     ['dispatch', `timeout ${formatDuration(j.dispatchTimeoutMs)}, ${j.dispatchRetry.attempts} attempts, backoff ${formatDuration(j.dispatchRetry.backoffMs)}`],
+    ['jitter', j.jitterMs ? `up to ${formatDuration(j.jitterMs)}` : 'none'],
+    ['max runs', j.maxRuns === null ? 'no limit' : `${j.maxRuns} (${j.remainingRuns ?? '?'} remaining)`],
+    ['pause on failure', j.pauseOnFailure ? 'yes' : 'no'],
     ['next run', j.nextRunAt ?? '-'],
   ];
   if (j.nextRuns) rows.push(['next runs', j.nextRuns.length ? j.nextRuns.join('\n') : '-']);
@@ -77,10 +80,13 @@ export function jobDetails(j: JobView): string {
     [
       'active',
       j.activeExecutions.length
-        ? j.activeExecutions.map((a) => `${a.executionId} ${a.state} ${a.trigger} scheduled ${a.scheduledAt} deadline ${a.deadlineAt}`).join('\n')
+        ? j.activeExecutions
+            .map((a) => `${a.executionId} ${a.state} ${a.trigger} scheduled ${a.scheduledAt} deadline ${a.deadlineAt}${a.cancelRequested ? ' (cancel requested)' : ''}`)
+            .join('\n')
         : '-',
     ],
-    ['buffered slot', j.bufferedSlot?.scheduledAt ?? '-'],
+    ['buffered', bufferedOf(j)],
+    ['backfills', j.backfills?.length ? j.backfills.map(backfillLine).join('\n') : '-'],
     ['counters', Object.entries(j.counters).map(([k, v]) => `${k} ${v}`).join(', ')],
     ['revision', String(j.revision)],
     ['created', j.createdAt],
@@ -88,6 +94,31 @@ export function jobDetails(j: JobView): string {
   );
   const w = Math.max(...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => v.split('\n').map((l, i) => `${(i === 0 ? k : '').padEnd(w)}${l}`).join('\n')).join('\n');
+}
+
+/** `3 slots, oldest 2026-…`: what waits under buffer_one, buffer_all and cancel_other. */
+function bufferedOf(j: JobView): string {
+  const n = j.bufferedSlots ?? (j.bufferedSlot ? 1 : 0);
+  if (n === 0 || !j.bufferedSlot) return '-';
+  return `${n} slot${n === 1 ? '' : 's'}, oldest ${j.bufferedSlot.scheduledAt}`;
+}
+
+/** A backfill in progress: `<id> 3/24 dispatched, [from, to) buffer_all`. */
+function backfillLine(b: JobView['backfills'][number]): string {
+  return `${b.backfillId} ${b.dispatched}/${b.count} dispatched, [${b.from}, ${b.to}) ${b.overlapPolicy}`;
+}
+
+/**
+ * What `backfill` prints: the backfill id and the number of slots; a dry run lists the slots, one
+ * per line (the first 1000, as the scheduler lists them), then their count.
+ */
+export function backfillLines(jobId: string, r: BackfillResult, dryRun: boolean): string {
+  const slots = `${r.count} slot${r.count === 1 ? '' : 's'}`;
+  if (dryRun) {
+    const more = r.count > r.scheduledAt.length ? ` (the first ${r.scheduledAt.length} listed)` : '';
+    return [...r.scheduledAt, `would backfill ${slots} of ${jobId}${more}`].join('\n');
+  }
+  return r.backfillId === undefined ? `backfill of ${jobId}: ${slots}` : `backfill ${r.backfillId} of ${jobId}: ${slots}`;
 }
 
 /** One line per event, columns two spaces apart: time, job, type, execution (or -), data. */

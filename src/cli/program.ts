@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import { SchedulerClient, sinceToEpochMs } from '../client/client.js';
 import { isSchedulerClientError, type SchedulerClientError } from '../client/errors.js';
 import type { JobView } from '../client/types.js';
-import { JobState, MisfirePolicy, OverlapPolicy, values } from '../contract/constants.js';
+import { BackfillPolicy, JobState, MisfirePolicy, OverlapPolicy, values } from '../contract/constants.js';
 import { ID_PATTERN, PREFIX_PATTERN, isValidId, isValidPrefix, mustMatch } from '../contract/ids.js';
 import { connectionOptions, type NatsSettings } from '../transport/connection.js';
 import { parseDuration } from '../schedule/duration.js';
@@ -14,17 +14,20 @@ import { VERSION } from '../runtime/version.js';
 import { ApplyFileError, applyJobs, loadJobs, parseSelector, resultLine, type ApplyResult } from './apply.js';
 import {
   UsageError,
+  backfillOptions,
   createBody,
   durationArg,
   intArg,
   jsonArg,
   jsonObjectArg,
   labelArg,
+  maxRunsArg,
   needsCurrent,
   updatePatch,
+  type BackfillArgs,
   type SpecOptions,
 } from './args.js';
-import { eventLine, jobDetails, jobTable } from './format.js';
+import { backfillLines, eventLine, jobDetails, jobTable } from './format.js';
 
 /** Exit codes: 0 ok, 1 the scheduler (or the server) refused or failed, 2 a usage error. */
 export const EXIT_OK = 0;
@@ -163,12 +166,24 @@ function addSpecOptions(cmd: Command, forUpdate: boolean): Command {
     .addOption(new Option('--label <key=value>', 'a label (repeatable; replaces all labels)').argParser(labelArg))
     .option('--start-at <instant>', forUpdate ? 'no slot before this instant (none clears it)' : 'no slot before this instant')
     .option('--end-at <instant>', forUpdate ? 'no slot after this instant (none clears it)' : 'no slot after this instant')
-    .addOption(new Option('--overlap <policy>', 'overlap policy').choices(values(OverlapPolicy)))
+    .addOption(
+      new Option(
+        '--overlap <policy>',
+        'overlap policy: skip (default), buffer_one, buffer_all (every slot waits, in order), cancel_other (ask the running execution to stop, then run), terminate_other (end it at once and run), allow',
+      ).choices(values(OverlapPolicy)),
+    )
     .option('--allow-overlap', 'same as --overlap allow')
     .option('--no-allow-overlap', 'allowOverlap: false')
     .addOption(new Option('--misfire <policy>', 'misfire policy').choices(values(MisfirePolicy)));
   for (const [flags, text] of durations) cmd.addOption(new Option(flags, text).argParser(durationArg));
   cmd.addOption(new Option('--retry-attempts <n>', 'dispatch attempts in all (dispatchRetry.attempts, default 3)').argParser(intArg));
+  cmd
+    .addOption(new Option('--jitter <duration>', 'fire each slot up to this much late, the same delay for a slot every time (jitterMs, default 0)').argParser(durationArg))
+    .addOption(
+      new Option('--max-runs <n|none>', `executions the schedule may start${forUpdate ? ' from now (resets remainingRuns)' : ''}; none: no limit (maxRuns, default none)`).argParser(maxRunsArg),
+    )
+    .option('--pause-on-failure', 'pause the job when an execution fails, times out or cannot be dispatched (pauseOnFailure)')
+    .option('--no-pause-on-failure', 'pauseOnFailure: false (the default)');
   if (!forUpdate) cmd.option('--paused', 'create the job paused');
   return cmd;
 }
@@ -386,6 +401,26 @@ Exit codes: 0 ok, 1 error from the scheduler ("error <code>: <message>"), 2 usag
           ...(o.ignoreOverlap && { ignoreOverlap: true }),
         });
         print(g, r, () => r.executionId);
+      }),
+    );
+
+  program
+    .command('backfill')
+    .description("run the job's slots in [--from, --to) now (trigger backfill): one after another, or all at once with --overlap allow")
+    .argument('<jobId>')
+    .requiredOption('--from <instant>', 'first instant (inclusive): ISO-8601 with an offset, a duration ago (7d, 12h) or now')
+    .requiredOption('--to <instant>', 'last instant (exclusive), as --from')
+    .addOption(new Option('--overlap <policy>', 'buffer_all: one after another, in slot order (default); allow: all at once').choices(values(BackfillPolicy)))
+    .option('--dry-run', 'dispatch nothing: print the slots it would run (the first 1000) and their count')
+    .addHelpText('after', `
+Works on paused jobs; does not move the next run and does not count against --max-runs. More than
+SCHED_MAX_BACKFILL slots (default 10000) is refused (limit_exceeded).
+Prints the backfill id and the number of slots; with --dry-run each slot on a line, then the count.`)
+    .action(
+      action(async (s, g, jobId: string, o: BackfillArgs) => {
+        const opts = backfillOptions(o, Date.now());
+        const r = await (await s.client()).backfill(jobId, opts);
+        print(g, r, () => backfillLines(jobId, r, opts.dryRun === true));
       }),
     );
 

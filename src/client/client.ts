@@ -7,6 +7,8 @@ import { parseDuration } from '../schedule/duration.js';
 import { commandSubject, names } from '../transport/subjects.js';
 import { InternalError, InvalidRequestError, LimitExceededError, UnavailableError, errorFromWire, type RequestContext } from './errors.js';
 import type {
+  BackfillOptions,
+  BackfillResult,
   CreateJobInput,
   JobDetails,
   JobPage,
@@ -66,7 +68,7 @@ export interface EventsOptions {
 }
 
 /**
- * A client for the commands of SPEC §4, scoped to one orchestrator. Every method resolves with
+ * A client for the commands of SPEC §4 and §10, scoped to one orchestrator. Every method resolves with
  * the reply's payload or rejects with a {@link SchedulerClientError} subclass per wire code;
  * a scheduler that does not answer (no responders, timeout) is an {@link UnavailableError}.
  *
@@ -156,6 +158,20 @@ export class SchedulerClient {
   async runNow(jobId: string, opts: RunNowOptions = {}): Promise<RunNowResult> {
     const r = await this.request<RunNowResult>(Operation.run_now, { ...opts, jobId }, jobId);
     return { executionId: r.executionId };
+  }
+
+  /**
+   * Runs the job's slots in `[from, to)` as executions (`trigger: backfill`, SPEC §10), one after
+   * another (`overlapPolicy: 'buffer_all'`, the default) or all at once (`'allow'`). Works on
+   * paused jobs; neither `nextRunAt` nor `remainingRuns` moves. With `dryRun` nothing is
+   * dispatched: `scheduledAt` lists the slots (the first 1000); `count` is always all of them.
+   * More than `SCHED_MAX_BACKFILL` slots is a `LimitExceededError`.
+   */
+  async backfill(jobId: string, opts: BackfillOptions): Promise<BackfillResult> {
+    const instant = (v: string | Date): string => (v instanceof Date ? v.toISOString() : v);
+    const body = { ...opts, jobId, from: instant(opts.from), to: instant(opts.to) };
+    const r = await this.request<BackfillResult>(Operation.backfill, body, jobId);
+    return { count: r.count, scheduledAt: r.scheduledAt, ...(r.backfillId !== undefined && { backfillId: r.backfillId }) };
   }
 
   /**

@@ -7,8 +7,8 @@
 // Client side: commands, events, dispatch worker
 export { SchedulerClient, EventStream, sinceToEpochMs, DEFAULT_PREFIX, DEFAULT_TIMEOUT_MS, DEFAULT_RATE_LIMIT_RETRIES } from './client.js';
 export type { SchedulerClientOptions, EventsOptions } from './client.js';
-export { OrchestratorWorker } from './worker.js';
-export type { OrchestratorWorkerOptions, AcceptDecision, WorkerEvents, WorkerState } from './worker.js';
+export { OrchestratorWorker, ExecutionCancelledError } from './worker.js';
+export type { OrchestratorWorkerOptions, AcceptDecision, CancelReply, HandlerContext, WorkerEvents, WorkerState } from './worker.js';
 export {
   SchedulerClientError,
   InvalidRequestError,
@@ -29,6 +29,9 @@ export {
 export type { RequestContext, SchedulerClientErrorOf } from './errors.js';
 export type {
   ActionType,
+  BackfillOptions,
+  BackfillResult,
+  CancelRequest,
   CreateJobInput,
   Dispatch,
   DispatchRequest,
@@ -57,6 +60,8 @@ export {
   DispatchFailure,
   Operation,
   EventType,
+  BackfillPolicy,
+  SkipReason,
 } from '../contract/constants.js';
 export { ErrorCode } from '../contract/errors.js';
 export type { IssueDetail, WireError } from '../contract/errors.js';
@@ -85,6 +90,7 @@ export {
   jobIdBodySchema,
   pauseBodySchema,
   runNowBodySchema,
+  backfillBodySchema,
   completionSchema,
   heartbeatSchema,
   dispatchReplySchema,
@@ -94,6 +100,7 @@ export {
   names,
   commandSubject,
   dispatchSubject,
+  cancelSubject,
   completedSubject,
   heartbeatSubject,
   eventSubject,

@@ -6,8 +6,9 @@
  */
 import type { z } from 'zod';
 import type { AuditEvent } from '../core/record.js';
-import type { DispatchRequest, JobDetails, JobPage, JobView, RunNowResult, WireSchedule } from '../contract/messages.js';
+import type { BackfillResult, CancelRequest, DispatchRequest, JobDetails, JobPage, JobView, RunNowResult, WireSchedule } from '../contract/messages.js';
 import type {
+  backfillBodySchema,
   createBodySchema,
   listBodySchema,
   patchSchema,
@@ -35,15 +36,31 @@ export type PauseOptions = Omit<z.input<typeof pauseBodySchema>, 'jobId'>;
 /** Options of `run_now` (the body without `jobId`): `inputs` replace the target's inputs/args. */
 export type RunNowOptions = Omit<z.input<typeof runNowBodySchema>, 'jobId'>;
 
+/**
+ * Options of `backfill` (the body without `jobId`, SPEC §10): the job's slots in `[from, to)`,
+ * under `overlapPolicy` (`buffer_all`, the default: one after another; `allow`: all at once);
+ * `dryRun` lists them and dispatches nothing. `from`/`to` are ISO-8601 instants with an offset,
+ * or Dates.
+ */
+export type BackfillOptions = Omit<z.input<typeof backfillBodySchema>, 'jobId' | 'from' | 'to'> & {
+  from: z.input<typeof backfillBodySchema>['from'] | Date;
+  to: z.input<typeof backfillBodySchema>['to'] | Date;
+};
+
 /** Options of `update` besides the patch: `expectedRevision` refuses with `conflict` unless the job is at that revision. */
 export type UpdateOptions = Pick<z.input<typeof updateBodySchema>, 'expectedRevision'>;
 
 /**
  * The job view of SPEC §4 (`JobView`), as `show` returns it with the next 5 slots
  * (`JobDetails`), a page of `list` (`JobPage`: `nextCursor` when more jobs match), the reply of
- * `run_now` (`RunNowResult`), and a schedule as the view shows it (`WireSchedule`).
+ * `run_now` (`RunNowResult`), the reply of `backfill` (`BackfillResult`: `count`, the slots
+ * `scheduledAt` (the first 1000), `backfillId` unless a dry run), and a schedule as the view shows
+ * it (`WireSchedule`).
  */
-export type { JobView, JobDetails, JobPage, RunNowResult, WireSchedule };
+export type { JobView, JobDetails, JobPage, RunNowResult, BackfillResult, WireSchedule };
+
+/** A cancel request as the scheduler sends it to `P.<o>.dispatch.cancel` (SPEC §10). */
+export type { CancelRequest };
 
 /** An audit event as read from `P_EVENTS` (SPEC §7). */
 export type SchedulerEvent = AuditEvent;

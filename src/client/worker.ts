@@ -2,12 +2,45 @@ import { EventEmitter } from 'node:events';
 import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ID_PATTERN, PREFIX_PATTERN, isValidId, isValidPrefix, mustMatch } from '../contract/ids.js';
-import { completedSubject, dispatchSubject, heartbeatSubject } from '../transport/subjects.js';
+import { cancelSubject, completedSubject, dispatchSubject, heartbeatSubject } from '../transport/subjects.js';
 import { DEFAULT_PREFIX } from './client.js';
-import type { ActionType, Dispatch } from './types.js';
+import type { ActionType, CancelRequest, Dispatch } from './types.js';
 
 /** `true` accepts; `false` or `{reason}` refuses (the execution then fails at once, SPEC §5). */
 export type AcceptDecision = boolean | { reason: string };
+
+/**
+ * The second argument of the handler (handlers written for one argument need no change).
+ */
+export interface HandlerContext {
+  /**
+   * Aborted when the scheduler asks to cancel this execution (a request on `P.<o>.dispatch.cancel`,
+   * sent under the `cancel_other` and `terminate_other` overlap policies, SPEC §10). Its `reason`
+   * is an {@link ExecutionCancelledError}. The worker has then already published the completion
+   * as `cancelled`; whatever the handler returns or throws afterwards is ignored. Stop the work
+   * (pass the signal on to `fetch`, child processes, ...) and return.
+   */
+  signal: AbortSignal;
+}
+
+/** The `reason` of a handler's aborted signal: the scheduler cancelled the execution (SPEC §10). */
+export class ExecutionCancelledError extends Error {
+  override readonly name = 'ExecutionCancelledError';
+  readonly executionId: string;
+  readonly jobId: string;
+  /** Why the scheduler cancelled it (`overlap`: a newer slot of the job is due). */
+  readonly reason: string;
+
+  constructor(readonly request: CancelRequest) {
+    super(`execution ${request.executionId} cancelled by the scheduler (${request.reason})`);
+    this.executionId = request.executionId;
+    this.jobId = request.jobId;
+    this.reason = request.reason;
+  }
+}
+
+/** The worker's reply to a cancel request: `found` is whether it stopped an execution it was running. */
+export type CancelReply = { ok: true; found: boolean } | { ok: false; error: { code: 'invalid_request'; message: string } };
 
 export interface OrchestratorWorkerOptions<O = unknown> {
   /**
@@ -23,8 +56,12 @@ export interface OrchestratorWorkerOptions<O = unknown> {
   orchestratorId: string;
   /** Serve only `P.<o>.dispatch.<actionType>`; default every action type. */
   actionType?: ActionType;
-  /** Runs one execution. Its result is the completion's `output`; a throw completes it as `failed`. */
-  handler: (dispatch: Dispatch) => Promise<O>;
+  /**
+   * Runs one execution. Its result is the completion's `output`; a throw completes it as `failed`.
+   * `context.signal` is aborted when the scheduler cancels the execution: it is then completed as
+   * `cancelled` at once, and the handler's later result or throw is ignored.
+   */
+  handler: (dispatch: Dispatch, context: HandlerContext) => Promise<O>;
   /** Decides whether to take a dispatch, before it is acknowledged. Default: take everything. */
   accept?: (dispatch: Dispatch) => AcceptDecision | Promise<AcceptDecision>;
   /** Executions run at once; a dispatch beyond it is refused (default 100). */
@@ -51,7 +88,9 @@ export interface WorkerEvents {
   /** A dispatch of an execution already running or done: acknowledged again, not run again. */
   duplicate: [dispatch: Dispatch, state: 'running' | 'done'];
   /** The completion was published; `receipt` is its PubAck, null when it could not be delivered. */
-  completed: [dispatch: Dispatch, status: 'succeeded' | 'failed', receipt: PubAck | null];
+  completed: [dispatch: Dispatch, status: 'succeeded' | 'failed' | 'cancelled', receipt: PubAck | null];
+  /** A cancel request stopped an execution of this worker: its signal is aborted, its completion `cancelled` follows. */
+  cancelled: [dispatch: Dispatch, request: CancelRequest];
   /** A heartbeat or completion could not be published, or a handler of an event threw. */
   error: [err: Error, dispatch?: Dispatch];
 }
@@ -66,9 +105,22 @@ export interface WorkerEvents {
 export type WorkerState = 'running' | 'draining' | 'stopped';
 
 type Entry =
-  | { state: 'deciding'; decision: Promise<DispatchReply> }
-  | { state: 'running'; done: Promise<void> }
+  | { state: 'deciding'; decision: Promise<DispatchReply>; dispatch: Dispatch; cancel?: CancelRequest }
+  | { state: 'running'; dispatch: Dispatch; done: Promise<void>; cancel: (req: CancelRequest) => boolean }
   | { state: 'done'; completion: string; receipt: PubAck | null };
+
+type Status = 'succeeded' | 'failed' | 'cancelled';
+interface Outcome {
+  status: Status;
+  completion: string;
+}
+
+/**
+ * How long a worker of a queue group waits before answering a cancel request for an execution it
+ * does not have: every worker of the group hears every cancel, and the one running the execution
+ * should be the one whose reply reaches the scheduler.
+ */
+const NOT_FOUND_REPLY_DELAY_MS = 250;
 
 type DispatchReply = { accepted: true } | { accepted: false; reason: string };
 
@@ -86,6 +138,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * reaches another worker of the queue group, or this one after a restart or after `remember`
  * executions, runs again. A handler with side effects that must happen once should key them on
  * `dispatch.executionId`.
+ *
+ * Cancel requests (SPEC §10, `cancel_other` and `terminate_other`): the worker also serves
+ * `P.<o>.dispatch.cancel` (every worker of a queue group hears each one). For an execution it is
+ * running, it aborts the handler's `context.signal`, stops the heartbeats, publishes the completion
+ * `cancelled` at once and answers `{ok: true, found: true}`; the handler's later result is ignored
+ * and its concurrency slot is freed when it returns. For an execution it does not have (unknown,
+ * finished, or whose outcome is already being published) it answers `{ok: true, found: false}` and
+ * changes nothing; in a queue group that answer waits a moment, so that the member running the
+ * execution answers first. A cancel that comes while `accept` is deciding is kept: if the dispatch
+ * is accepted, it is completed `cancelled` without running the handler.
  */
 export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> {
   readonly prefix: string;
@@ -94,6 +156,12 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
   private readonly executions = new Map<string, Entry>();
   private readonly finished: string[] = [];
   private sub: Subscription | null = null;
+  private cancelSub: Subscription | null = null;
+  /** Handlers of cancelled executions that have not returned yet (they still hold a concurrency slot). */
+  private readonly lingering = new Set<Promise<unknown>>();
+  private inGroup = false;
+  /** Not-found answers to cancel requests held back a moment (queue group); sent at once by `stop()`. */
+  private readonly delayedReplies = new Set<() => void>();
   private stopping: Promise<void> | null = null;
   private _state: WorkerState = 'running';
   private reserved = 0;
@@ -115,16 +183,30 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
     this.publishAttempts = Math.max(1, opts.publishAttempts ?? 5);
   }
 
-  /** Subscribes and resolves once the server knows the subscription. */
+  /**
+   * Subscribes and resolves once the server knows the subscriptions: the dispatches (in the queue
+   * group) and the cancel requests `P.<o>.dispatch.cancel` (SPEC §10; a plain subscription, so that
+   * the worker running an execution hears its cancel whichever member of the group got the
+   * dispatch). `cancel` is never an action type: the dispatch subscription ignores that subject.
+   */
   static async start<O>(opts: OrchestratorWorkerOptions<O>): Promise<OrchestratorWorker<O>> {
+    if ((opts.actionType as string | undefined) === 'cancel') throw new Error('actionType "cancel" is reserved for cancel requests (SPEC §10)');
     const w = new OrchestratorWorker(opts);
     const subject = dispatchSubject(w.prefix, w.orchestratorId, opts.actionType ?? '>');
+    const cancels = cancelSubject(w.prefix, w.orchestratorId);
     const queue = opts.queue === undefined ? `${w.prefix}_${w.orchestratorId}_workers` : opts.queue;
+    w.inGroup = queue !== false;
     w.sub = opts.nc.subscribe(subject, {
       ...(queue !== false && { queue }),
       callback: (err, msg) => {
         if (err) w.report(err);
-        else w.onDispatch(msg);
+        else if (msg.subject !== cancels) w.onDispatch(msg); // a cancel request is not a dispatch
+      },
+    });
+    w.cancelSub = opts.nc.subscribe(cancels, {
+      callback: (err, msg) => {
+        if (err) w.report(err);
+        else w.onCancel(msg);
       },
     });
     await opts.nc.flush();
@@ -135,9 +217,9 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
     return this._state;
   }
 
-  /** Executions whose handler is running now. */
+  /** Executions whose handler is running now (a cancelled one until its handler returns). */
   get active(): number {
-    let n = 0;
+    let n = this.lingering.size;
     for (const e of this.executions.values()) if (e.state === 'running') n++;
     return n;
   }
@@ -151,9 +233,13 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
         const pending = [...this.executions.values()].flatMap((e): Promise<unknown>[] =>
           e.state === 'running' ? [e.done] : e.state === 'deciding' ? [e.decision] : [],
         );
+        pending.push(...this.lingering);
         if (pending.length === 0) break;
         await Promise.allSettled(pending);
       }
+      // cancels are heard while executions run, so that a draining worker can still be cancelled
+      await this.cancelSub?.drain().catch((err: unknown) => this.report(err));
+      for (const answer of [...this.delayedReplies]) answer();
       this._state = 'stopped';
     })();
     return this.stopping;
@@ -193,7 +279,8 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
     }
     this.reserved++;
     const decision = this.decide(d);
-    this.executions.set(d.executionId, { state: 'deciding', decision });
+    const deciding: Entry & { state: 'deciding' } = { state: 'deciding', decision, dispatch: d };
+    this.executions.set(d.executionId, deciding);
     void decision.then((reply) => {
       this.respond(msg, reply);
       if (!reply.accepted) {
@@ -202,10 +289,62 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
         this.safeEmit('rejected', d, reply.reason);
         return;
       }
-      const done = this.run(d).finally(() => this.reserved--);
-      this.executions.set(d.executionId, { state: 'running', done });
+      const ctl = new AbortController();
+      // the first outcome (the handler's or a cancel) is the one published
+      let settle!: (o: Outcome) => void;
+      const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
+      let decided = false;
+      const decide = (o: Outcome): boolean => {
+        if (decided) return false;
+        decided = true;
+        settle(o);
+        return true;
+      };
+      const cancel = (req: CancelRequest): boolean => {
+        if (!decide(cancelledOutcome(d, req))) return false;
+        ctl.abort(new ExecutionCancelledError(req));
+        this.safeEmit('cancelled', d, req);
+        return true;
+      };
       this.safeEmit('accepted', d);
+      // cancelled while `accept` was deciding: accepted (the scheduler counts it as started), then
+      // completed as cancelled without running the handler
+      if (deciding.cancel) cancel(deciding.cancel);
+      const done = this.run(d, ctl.signal, outcome, decide).finally(() => this.reserved--);
+      this.executions.set(d.executionId, { state: 'running', dispatch: d, done, cancel });
     });
+  }
+
+  /** A cancel request (SPEC §10): aborts the execution's handler and completes it as `cancelled`. */
+  private onCancel(msg: Msg): void {
+    let req: CancelRequest;
+    try {
+      req = parseCancel(msg.json());
+    } catch (err) {
+      this.respondCancel(msg, { ok: false, error: { code: 'invalid_request', message: `malformed cancel request: ${(err as Error).message}` } });
+      return;
+    }
+    const known = this.executions.get(req.executionId);
+    let found = false;
+    if (known?.state === 'deciding' && known.dispatch.jobId === req.jobId) {
+      found = known.cancel === undefined;
+      known.cancel ??= req;
+    } else if (known?.state === 'running' && known.dispatch.jobId === req.jobId) {
+      found = known.cancel(req);
+    }
+    if (found || !this.inGroup) {
+      this.respondCancel(msg, { ok: true, found });
+      return;
+    }
+    // another worker of the group may be running it: let its reply come first
+    const answer = (): void => {
+      clearTimeout(timer);
+      this.delayedReplies.delete(answer);
+      this.respondCancel(msg, { ok: true, found: false });
+    };
+    const timer = setTimeout(answer, NOT_FOUND_REPLY_DELAY_MS);
+    timer.unref();
+    this.delayedReplies.add(answer);
   }
 
   private async decide(d: Dispatch): Promise<DispatchReply> {
@@ -219,35 +358,48 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
     }
   }
 
-  private async run(d: Dispatch): Promise<void> {
+  /**
+   * Runs the handler with heartbeats until it settles or the execution is cancelled, whichever
+   * comes first, and publishes that outcome: exactly one completion per execution. A cancelled
+   * handler keeps its concurrency slot (and `stop()` waits for it) until it returns.
+   */
+  private async run(d: Dispatch, signal: AbortSignal, first: Promise<Outcome>, decide: (o: Outcome) => boolean): Promise<void> {
     const beat = setInterval(() => {
       this.js
         .publish(heartbeatSubject(this.prefix, this.orchestratorId), JSON.stringify({ executionId: d.executionId, jobId: d.jobId }))
         .catch((err: unknown) => this.report(err, d));
     }, this.heartbeatMs);
-    let completion: string;
-    let status: 'succeeded' | 'failed';
-    try {
-      const output = await this.opts.handler(d);
-      status = 'succeeded';
-      try {
-        completion = JSON.stringify({ executionId: d.executionId, jobId: d.jobId, status, ...(output !== undefined && { output }) });
-      } catch (err) {
-        status = 'failed';
-        completion = JSON.stringify({ executionId: d.executionId, jobId: d.jobId, status, error: { message: `output is not JSON: ${(err as Error).message}` } });
-      }
-    } catch (err) {
-      status = 'failed';
-      const message = err instanceof Error ? err.message : String(err);
-      completion = JSON.stringify({ executionId: d.executionId, jobId: d.jobId, status, error: { message } });
-    } finally {
-      clearInterval(beat);
+    // not started when the cancel came while `accept` was deciding
+    const handled = signal.aborted ? null : this.handle(d, signal);
+    void handled?.then(decide);
+    const outcome = await first;
+    clearInterval(beat);
+    const lingering = outcome.status === 'cancelled' ? handled : null;
+    if (lingering) {
+      this.lingering.add(lingering);
+      void lingering.finally(() => this.lingering.delete(lingering));
     }
-    const receipt = await this.publishCompletion(d, completion);
-    this.executions.set(d.executionId, { state: 'done', completion, receipt });
+    const receipt = await this.publishCompletion(d, outcome.completion);
+    this.executions.set(d.executionId, { state: 'done', completion: outcome.completion, receipt });
     this.finished.push(d.executionId);
     while (this.finished.length > this.remember) this.executions.delete(this.finished.shift()!);
-    this.safeEmit('completed', d, status, receipt);
+    this.safeEmit('completed', d, outcome.status, receipt);
+    if (lingering) await lingering;
+  }
+
+  /** The handler's outcome; never rejects. */
+  private async handle(d: Dispatch, signal: AbortSignal): Promise<Outcome> {
+    const completion = (status: Status, rest: object): Outcome => ({ status, completion: JSON.stringify({ executionId: d.executionId, jobId: d.jobId, status, ...rest }) });
+    try {
+      const output = await this.opts.handler(d, { signal });
+      try {
+        return completion('succeeded', output === undefined ? {} : { output });
+      } catch (err) {
+        return completion('failed', { error: { message: `output is not JSON: ${(err as Error).message}` } });
+      }
+    } catch (err) {
+      return completion('failed', { error: { message: err instanceof Error ? err.message : String(err) } });
+    }
   }
 
   /** Publishes as a JetStream message (the PubAck is the receipt), deduplicated by the stream on the execution id. */
@@ -269,6 +421,14 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
     }
   }
 
+  private respondCancel(msg: Msg, reply: CancelReply): void {
+    try {
+      msg.respond(JSON.stringify(reply));
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
   private respond(msg: Msg, reply: DispatchReply): void {
     try {
       msg.respond(JSON.stringify(reply));
@@ -286,7 +446,7 @@ export class OrchestratorWorker<O = unknown> extends EventEmitter<WorkerEvents> 
     this.emit('error', e, ...(d ? [d] : []) as [] | [Dispatch]);
   }
 
-  private safeEmit<K extends 'accepted' | 'rejected' | 'duplicate' | 'completed'>(event: K, ...args: WorkerEvents[K]): void {
+  private safeEmit<K extends 'accepted' | 'rejected' | 'duplicate' | 'completed' | 'cancelled'>(event: K, ...args: WorkerEvents[K]): void {
     try {
       (this.emit as (e: K, ...a: WorkerEvents[K]) => boolean)(event, ...args);
     } catch (err) {
@@ -303,4 +463,20 @@ function parseDispatch(v: unknown): Dispatch {
   if (typeof d.jobId !== 'string' || d.jobId === '') throw new Error('no jobId');
   if (typeof d.action !== 'object' || d.action === null || typeof d.action.type !== 'string') throw new Error('no action');
   return d as Dispatch;
+}
+
+/** The completion of a cancelled execution. */
+function cancelledOutcome(d: Dispatch, req: CancelRequest): Outcome {
+  const status = 'cancelled';
+  const error = { message: `cancelled by the scheduler (${req.reason})`, reason: req.reason };
+  return { status, completion: JSON.stringify({ executionId: d.executionId, jobId: d.jobId, status, error }) };
+}
+
+/** The fields of a cancel request the worker relies on (`reason` is passed through as sent). */
+function parseCancel(v: unknown): CancelRequest {
+  const c = v as Partial<CancelRequest> | null;
+  if (typeof c !== 'object' || c === null) throw new Error('not an object');
+  if (typeof c.executionId !== 'string' || c.executionId === '') throw new Error('no executionId');
+  if (typeof c.jobId !== 'string' || c.jobId === '') throw new Error('no jobId');
+  return { ...c, reason: typeof c.reason === 'string' ? c.reason : 'overlap' } as CancelRequest;
 }

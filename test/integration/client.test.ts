@@ -355,4 +355,39 @@ describe('SchedulerClient and OrchestratorWorker against a real scheduler', () =
     await stream.close();
     expect((await it.next()).done).toBe(true);
   });
+  it('SPEC §10: the policy fields flow through create and update; backfill (Dates or ISO strings, dry run, typed errors)', async () => {
+    const HOUR = 3_600_000;
+    const to = new Date(Math.floor(Date.now() / HOUR) * HOUR);
+    const from = new Date(to.getTime() - 3 * HOUR);
+    const slots = [0, 1, 2].map((k) => new Date(from.getTime() + k * HOUR).toISOString());
+    const created = await client.create({
+      jobId: 'bf',
+      schedule: { kind: 'cron', expression: '0 * * * *' },
+      target: cmdTarget,
+      paused: true,
+      jitterMs: '2m',
+      maxRuns: 4,
+      pauseOnFailure: true,
+      overlapPolicy: 'terminate_other',
+    });
+    expect(created).toMatchObject({ jitterMs: 120_000, maxRuns: 4, remainingRuns: 4, pauseOnFailure: true, overlapPolicy: 'terminate_other', bufferedSlots: 0, backfills: [] });
+    expect(await client.update('bf', { maxRuns: null, jitterMs: 0, overlapPolicy: 'buffer_all' })).toMatchObject({ maxRuns: null, remainingRuns: null, jitterMs: 0, overlapPolicy: 'buffer_all' });
+
+    expect(await client.backfill('bf', { from, to, dryRun: true })).toEqual({ count: 3, scheduledAt: slots });
+    const ran: string[] = [];
+    for (const w of workers.splice(0)) await w.stop(); // only this one serves acme's dispatches
+    await worker({ orchestratorId: 'acme', handler: async (d) => void ran.push(`${d.trigger} ${d.scheduledAt}`) });
+    const r = await client.backfill('bf', { from: from.toISOString(), to: to.toISOString() });
+    expect(r).toEqual({ count: 3, scheduledAt: slots, backfillId: expect.any(String) });
+    const done = await until(async () => {
+      const v = await client.show('bf');
+      return v.counters.succeeded === 3 && v.backfills.length === 0 ? v : null;
+    }, 10_000, 'the backfill to finish');
+    expect(done).toMatchObject({ state: 'paused', remainingRuns: null });
+    expect(ran).toEqual(slots.map((t) => `backfill ${t}`));
+
+    expect(await rejection(client.backfill('ghost', { from, to }))).toBeInstanceOf(NotFoundError);
+    expect(await rejection(client.backfill('bf', { from: to, to: from }))).toMatchObject({ code: 'invalid_request', details: [expect.objectContaining({ path: 'to' })] });
+    await client.delete('bf');
+  });
 });
