@@ -38,7 +38,8 @@ export const legacyJobMachine = setup({
     events: {} as JobEvent,
   },
   guards: {
-    slotDue: ({ context, event }) => L.isSlotDue(context, event.now),
+    // a slot is due once the timeouts of this tick are applied (with pauseOnFailure they may pause the job)
+    slotDue: ({ context, event }) => L.isSlotDue(event.type === 'TICK' ? L.expireDeadlines(context, event.step, event.now) : context, event.now),
     shouldBe: ({ context }, params: { state: Settled }) => L.derivedState(context) === params.state,
   },
   actions: {
@@ -118,7 +119,7 @@ type Input = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, 'now' | 's
 
 function randomJob(rnd: () => number): JobRecord {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const overlapPolicy = pick<OverlapPolicy>(['skip', 'buffer_one', 'allow']);
+  const overlapPolicy = pick<OverlapPolicy>(['skip', 'buffer_one', 'allow', 'buffer_all', 'cancel_other', 'terminate_other']);
   return record({
     schedule: pick([
       { kind: 'interval' as const, every: 10 * S },
@@ -132,6 +133,10 @@ function randomJob(rnd: () => number): JobRecord {
     misfireGraceMs: pick([0, 500, 5 * S, 60 * S]),
     maxRuntimeMs: pick([3 * S, 25 * S, 3_600 * S]),
     paused: rnd() < 0.15,
+    // SPEC §10: the jitter (at most the shortest interval), a run limit, pause on failure
+    jitterMs: pick([0, 0, 700]),
+    maxRuns: pick([null, null, 3]),
+    pauseOnFailure: rnd() < 0.3,
   });
 }
 
@@ -157,7 +162,8 @@ function randomEvent(rnd: () => number, r: JobRecord): Input {
     const u = (patch: Patch): Input => ({ type: 'UPDATE', patch, expectedRevision, limits: LIMITS });
     if (y < 0.35) return u({ paused: !spec.paused });
     if (y < 0.5) return u({ schedule: { kind: 'interval', every: 7 * S } });
-    if (y < 0.65) return u({ overlapPolicy: pick<OverlapPolicy>(['skip', 'buffer_one', 'allow']) });
+    if (y < 0.6) return u({ overlapPolicy: pick<OverlapPolicy>(['skip', 'buffer_one', 'allow', 'buffer_all', 'cancel_other', 'terminate_other']) });
+    if (y < 0.65) return u({ maxRuns: pick([null, 0, 2]) });
     if (y < 0.8) return u({ name: 'renamed', paused: rnd() < 0.5 });
     if (y < 0.9) return u({ paused: spec.paused }); // changes nothing
     return u({ schedule: { kind: 'interval', every: 10 } }); // invalid (below minIntervalMs): refused
