@@ -9,6 +9,7 @@ import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { DEFAULT_MAX_BACKFILL, newRecord, update as updateDecision, type BackfillReply, type Outcome, type UpdateRequest } from '../machines/jobLogic.js';
 import { endOf, explainPlan, explainSlot, HISTORY_TYPES, SLOT_TYPES } from '../core/explain.js';
 import type { ExplainResult, UpdateDryRunResult } from '../contract/messages.js';
+import type { TrailReader } from '../transport/trail.js';
 import { supervisorMachine, type SupervisorMachine } from '../machines/supervisorMachine.js';
 import { KeyExistsError } from '../store/jobStore.js';
 import { JobActor, type JobActorDeps } from './jobActor.js';
@@ -239,7 +240,7 @@ export class Supervisor {
     const o = this.orchestratorId;
     try {
       const [history, events] = await Promise.all([
-        trail.read({ orchestratorId: o, jobId, types: HISTORY_TYPES, limit: 10_000 }),
+        this.historyAt(trail, jobId, plan.slot),
         // events are published at or after their slot; a minute of margin for clocks that differ
         trail.read({ orchestratorId: o, jobId, types: SLOT_TYPES, from: plan.slot - 60_000, limit: 10_000, until: settled }),
       ]);
@@ -288,6 +289,26 @@ export class Supervisor {
     const ok = okOrThrow(outcome, 'BACKFILL');
     if (ok.backfill === undefined) throw new SchedulerError('internal', 'backfill decided nothing');
     return ok.backfill;
+  }
+
+  /**
+   * The job's definition events `explain` needs to know its state at `slot` (paused, exhausted,
+   * created). Fast path: the last event of each type, one direct read each; when all are at or
+   * before the slot they decide it exactly (and when the last update after an exhaustion does not
+   * say whether it changed `maxRuns` in between, or any is later, the whole history is read).
+   */
+  private async historyAt(trail: TrailReader, jobId: string, slot: number): Promise<AuditEvent[]> {
+    const o = this.orchestratorId;
+    const last = await Promise.all(HISTORY_TYPES.map((t) => trail.last(o, jobId, t)));
+    const found = last.filter((e): e is AuditEvent => e !== null);
+    const byType = new Map(found.map((e) => [e.type, e]));
+    const exhausted = byType.get('job.exhausted');
+    const updated = byType.get('job.updated');
+    const exact =
+      found.every((e) => Date.parse(e.at) <= slot) &&
+      (exhausted === undefined || updated === undefined || updated.at < exhausted.at || ((updated.data.changed as string[] | undefined) ?? []).includes('maxRuns'));
+    if (exact) return found.sort((a, b) => a.at.localeCompare(b.at));
+    return trail.read({ orchestratorId: o, jobId, types: HISTORY_TYPES, limit: 10_000 });
   }
 
   /** A completion that parsed: handled by its job, or audited as rejected when the job is unknown. */

@@ -86,7 +86,11 @@ function slotOfExecution(executionId: string): number | null {
  * What happened to `slot`, from the job's `history` (HISTORY_TYPES, whole) and `events`
  * (SLOT_TYPES, from the slot's instant on, in stream order).
  */
-export function explainSlot(r: JobRecord, slot: number, history: readonly AuditEvent[], events: readonly AuditEvent[]): ExplainResult {
+export function explainSlot(r: JobRecord, slot: number, allHistory: readonly AuditEvent[], allEvents: readonly AuditEvent[]): ExplainResult {
+  // a job deleted and created again shares its subjects with the earlier incarnation: only this one's events count
+  const own = (e: AuditEvent): boolean => e.id.startsWith(`${r.incarnation}-`);
+  const history = allHistory.filter(own);
+  const events = allEvents.filter(own);
   const S = iso(slot);
   const where = `the ${localSlot(r, slot)} slot`;
   const base = { slot: { scheduledAt: S } };

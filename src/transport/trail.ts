@@ -1,4 +1,4 @@
-import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { AuditEvent } from '../core/record.js';
 
 /** What `explain` reads of one job's audit trail. */
@@ -17,6 +17,8 @@ export interface TrailQuery {
 /** Reads a job's audit trail (a port: the scheduler's is JetStream, tests may use a list). */
 export interface TrailReader {
   read(q: TrailQuery): Promise<AuditEvent[]>;
+  /** The last event of one type of the job (null: none retained): one direct read, no consumer. */
+  last(orchestratorId: string, jobId: string, type: string): Promise<AuditEvent | null>;
 }
 
 /**
@@ -30,9 +32,21 @@ export interface TrailReader {
 export class JetStreamTrail implements TrailReader {
   constructor(
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly prefix: string,
     private readonly stream: string,
   ) {}
+
+  async last(orchestratorId: string, jobId: string, type: string): Promise<AuditEvent | null> {
+    const m = await this.jsm.streams
+      .getMessage(this.stream, { last_by_subj: `${this.prefix}.${orchestratorId}.events.${jobId}.${type}` })
+      .catch((err: unknown) => {
+        // no message on that subject (JetStream's "no message found")
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
+        throw err;
+      });
+    return m === null ? null : m.json<AuditEvent>();
+  }
 
   async read(q: TrailQuery): Promise<AuditEvent[]> {
     const base = `${this.prefix}.${q.orchestratorId}.events.${q.jobId}`;

@@ -102,7 +102,10 @@ describe('explain, preview and dry-run update (SPEC §11)', () => {
     await sleep(1500);
     s = await bed.scheduler(env);
     const misfire = await o.waitEvent('misfire.skipped', (e) => e.jobId === 'm', 15_000);
-    const r = await explain('m', downAt + 700);
+    // a slot inside the missed range (the scheduler was down from `downAt`)
+    const first = Date.parse(String(misfire.data.firstMissedAt));
+    expect(first).toBeGreaterThanOrEqual(downAt - 300);
+    const r = await explain('m', (first + Date.parse(String(misfire.data.lastMissedAt))) / 2);
     expect(r).toMatchObject({ outcome: 'missed', reason: 'misfire.skipped', eventIds: [misfire.id] });
     expect(r.sentence).toMatch(/missed: \d+ slots had passed/);
   }, 40_000);
