@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PREFIX_PATTERN } from './contract/ids.js';
 import { parseDuration } from './schedule/index.js';
+import { parseConsoleTokens, tokenProblem } from './console/auth.js';
 
 const duration = z.string().transform((s, ctx) => {
   try {
@@ -11,6 +12,38 @@ const duration = z.string().transform((s, ctx) => {
   }
 });
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A console token (`SCHED_CONSOLE_TOKEN`): at least 16 characters, no blanks, `:`, `;` or `,`. */
+const consoleToken = z.string().superRefine((s, ctx) => {
+  const problem = tokenProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+/** `SCHED_CONSOLE_TOKENS`: `token:acme,beta;token2:*` (src/console/auth.ts). */
+const consoleTokenList = z.string().transform((s, ctx) => {
+  try {
+    return parseConsoleTokens(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `${err instanceof Error ? err.message : 'invalid'} (format: <token>:<orchestratorId>,<orchestratorId>;<token>:*)` });
+    return z.NEVER;
+  }
+});
+/** `SCHED_CONSOLE_ORIGINS`: comma-separated origins (`https://console.example.com`). */
+const originList = z.string().transform((s, ctx) => {
+  const origins = s.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const o of origins) {
+    let ok = false;
+    try {
+      const u = new URL(o);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o.replace(/\/$/, '');
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      ctx.addIssue({ code: 'custom', message: `"${o}" is not an origin (scheme://host[:port], no path)` });
+      return z.NEVER;
+    }
+  }
+  return origins.map((o) => o.replace(/\/$/, ''));
+});
 
 /** Configuration by environment (SPEC §8). Bad values stop start-up with one clear message. */
 const envSchema = z.object({
@@ -52,6 +85,14 @@ const envSchema = z.object({
   SCHED_INSPECT_PORT: int(0, 65535).optional(),
   /** Commands a second per orchestrator (token bucket, burst twice that); 0 disables the limit. */
   SCHED_RATE_LIMIT: int(0, 1_000_000).default(500),
+  /** The web console at `/console` on SCHED_HTTP_PORT (src/console): `on` (default) or `off`. */
+  SCHED_CONSOLE: z.enum(['on', 'off']).default('on'),
+  /** Operator token of the console: may act on every orchestrator. No token at all: the console is read-only. */
+  SCHED_CONSOLE_TOKEN: consoleToken.optional(),
+  /** Scoped console tokens: `token1:acme,beta;token2:*` (`*`: every orchestrator). */
+  SCHED_CONSOLE_TOKENS: consoleTokenList.optional(),
+  /** Origins besides the console's own (a reverse proxy's public address) allowed to send actions. */
+  SCHED_CONSOLE_ORIGINS: originList.optional(),
 });
 
 export type Config = z.infer<typeof envSchema>;

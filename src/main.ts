@@ -7,6 +7,9 @@ import { startInspectionServer, type InspectionServer } from './runtime/inspecti
 import { Metrics } from './runtime/metrics.js';
 import { Scheduler } from './runtime/scheduler.js';
 import { connectNats } from './transport/connection.js';
+import { consoleTokens } from './console/auth.js';
+import { createConsole, type ConsoleHandler } from './console/server.js';
+import { VERSION } from './runtime/version.js';
 
 /** A clean stop (SIGTERM or SIGINT) that takes longer than this exits 1. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
   let scheduler: Scheduler | null = null;
   let http: Awaited<ReturnType<typeof startHttpServer>> | null = null;
   let inspection: InspectionServer | null = null;
+  let webConsole: ConsoleHandler | null = null;
   let booting: Promise<unknown> = Promise.resolve();
   // One shutdown per process. A repeat of the signal within DUPLICATE_SIGNAL_MS is the same request
   // delivered twice (Ctrl-C reaches `npm start` and the scheduler, and npm forwards it as well), so
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
     void (async () => {
       await booting.catch(() => undefined);
       await scheduler?.stop();
+      webConsole?.close();
       http?.close();
       await inspection?.close();
       await nc.drain().catch(() => undefined);
@@ -96,6 +101,19 @@ async function main(): Promise<void> {
 
   booting = (async () => {
     const metrics = new Metrics();
+    // the web console (src/console) on the same port: commands on this connection, like any client's
+    if (config.SCHED_HTTP_PORT !== 0 && config.SCHED_CONSOLE === 'on') {
+      webConsole = createConsole({
+        nc,
+        prefix: config.SCHED_PREFIX,
+        tokens: consoleTokens(config.SCHED_CONSOLE_TOKEN, config.SCHED_CONSOLE_TOKENS),
+        ...(config.SCHED_CONSOLE_ORIGINS !== undefined && { allowedOrigins: config.SCHED_CONSOLE_ORIGINS }),
+        log: log.child({ component: 'console' }),
+        replicaId: () => scheduler?.replicaId ?? null,
+        version: VERSION,
+      });
+    }
+    const routes = webConsole ? webConsole.handle : undefined;
     http =
       config.SCHED_HTTP_PORT === 0
         ? null
@@ -104,6 +122,7 @@ async function main(): Promise<void> {
             ...(config.SCHED_HTTP_HOST !== undefined && { host: config.SCHED_HTTP_HOST }),
             readiness: () => scheduler?.readiness() ?? { ready: false, reasons: ['starting'] },
             registry: metrics.registry,
+            ...(routes && { routes }),
             ownership: () => (scheduler ? { replicaId: scheduler.replicaId, orchestrators: scheduler.ownedOrchestrators().sort() } : null),
           });
     if (config.SCHED_INSPECT_PORT !== undefined) {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
 export interface HttpServerOptions {
@@ -10,6 +10,8 @@ export interface HttpServerOptions {
   registry: Registry;
   /** Replica identity and the orchestrators it owns, shown by `/readyz`. */
   ownership?: () => { replicaId: string; orchestrators: string[] } | null;
+  /** More pages (the web console at `/console`): true when it answered the request. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 /** The port is taken: says which variable moves it. */
@@ -19,7 +21,8 @@ export class HttpPortInUseError extends Error {
 
 /**
  * `/metrics` (Prometheus text format), `/healthz` (process up) and `/readyz` (200 when the replica
- * can act, else 503 with the reasons) on `SCHED_HTTP_PORT`.
+ * can act, else 503 with the reasons) on `SCHED_HTTP_PORT`, and whatever `routes` answers (the
+ * console, src/console).
  */
 export function startHttpServer(opts: HttpServerOptions): Promise<Server> {
   const { registry } = opts;
@@ -36,7 +39,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<Server> {
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
         (err: unknown) => res.writeHead(500).end(String(err)),
       );
-    } else {
+    } else if (!opts.routes?.(req, res)) {
       res.writeHead(404).end();
     }
   });
