@@ -372,7 +372,12 @@ export function createConsole(opts: ConsoleOptions): ConsoleHandler {
     const p = url.pathname;
     const method = req.method ?? 'GET';
     const get = method === 'GET' || method === 'HEAD';
-    const parts = p.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+    let parts: string[];
+    try {
+      parts = p.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+    } catch {
+      throw new HttpError(400, 'invalid_request', 'malformed path');
+    }
     // parts[0] === 'console'
     if (parts.length === 1 || (parts[1] === 'o' && (parts.length === 3 || (parts.length === 5 && parts[3] === 'jobs')))) {
       if (!get) throw new HttpError(405, 'invalid_request', 'GET only');
