@@ -123,7 +123,16 @@ async function main(): Promise<void> {
             readiness: () => scheduler?.readiness() ?? { ready: false, reasons: ['starting'] },
             registry: metrics.registry,
             ...(routes && { routes }),
-            ownership: () => (scheduler ? { replicaId: scheduler.replicaId, orchestrators: scheduler.ownedOrchestrators().sort() } : null),
+            ownership: () => {
+              if (!scheduler) return null;
+              const overdue = scheduler.overdueJobs();
+              return {
+                replicaId: scheduler.replicaId,
+                orchestrators: scheduler.ownedOrchestrators().sort(),
+                // SPEC §11: stalled schedules (the watchdog's last look), the first 10 of them
+                overdueJobs: { count: overdue.length, jobs: overdue.slice(0, 10) },
+              };
+            },
           });
     if (config.SCHED_INSPECT_PORT !== undefined) {
       inspection = await startInspectionServer(config.SCHED_INSPECT_PORT, log, function* () {

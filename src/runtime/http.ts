@@ -9,7 +9,7 @@ export interface HttpServerOptions {
   readiness: () => { ready: boolean; reasons: string[] };
   registry: Registry;
   /** Replica identity and the orchestrators it owns, shown by `/readyz`. */
-  ownership?: () => { replicaId: string; orchestrators: string[] } | null;
+  ownership?: () => ({ replicaId: string; orchestrators: string[] } & Record<string, unknown>) | null;
   /** More pages (the web console at `/console`): true when it answered the request. */
   routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
