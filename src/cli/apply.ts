@@ -299,6 +299,18 @@ export function compare(job: FileJob, current: JobView): Comparison {
   return { changed, diff, patch };
 }
 
+/**
+ * The spec fields that differ between two job views (`update --dry-run`: the job now and as it
+ * would be), each differing leaf old → new, in spec order.
+ */
+export function specDiff(current: object, next: object): FieldDiff[] {
+  const a = specOf(current);
+  const b = specOf(next);
+  const diff: FieldDiff[] = [];
+  for (const k of SPEC_FIELDS) diffValues(k, a[k], b[k], diff);
+  return diff;
+}
+
 const show = (v: unknown): string => (v === undefined ? '(none)' : JSON.stringify(v));
 
 export const formatDiff = (diff: FieldDiff[]): string => diff.map((d) => `${d.path} ${show(d.old)} → ${show(d.new)}`).join('; ');

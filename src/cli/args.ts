@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { DateTime } from 'luxon';
 import { sinceToEpochMs } from '../client/client.js';
-import type { BackfillOptions, CreateJobInput, JobPatch, JobView } from '../client/types.js';
+import type { BackfillOptions, CreateJobInput, JobPatch, JobView, PreviewInput } from '../client/types.js';
 import { parseInstant } from '../contract/ids.js';
 
 /** A mistake in the command line (exit code 2), found after commander parsed it. */
@@ -225,4 +226,77 @@ export function backfillOptions(o: BackfillArgs, now: number): BackfillOptions {
     ...(o.overlap !== undefined && { overlapPolicy: o.overlap as NonNullable<BackfillOptions['overlapPolicy']> }),
     ...(o.dryRun && { dryRun: true }),
   };
+}
+
+/** The options of `schedctl preview`: a schedule as for create, its bounds, `--from`, `--count`. */
+export interface PreviewArgs extends Pick<SpecOptions, 'cron' | 'timezone' | 'every' | 'at' | 'startAt' | 'endAt' | 'jitter'> {
+  from?: string;
+  count?: number;
+}
+
+/** A wall time without an offset: `2026-12-01`, `2026-12-01T02:00`, `2026-12-01 02:00:30.5`. */
+const LOCAL_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)?$/;
+
+/** The time zone a job's slots are read in (SPEC §11): a cron job's zone, else UTC. */
+export const zoneOfSchedule = (s: { kind: string; timezone?: string }): string => (s.kind === 'cron' && s.timezone ? s.timezone : 'UTC');
+
+/** Whether `value` is a wall time without an offset, which must be read in a zone. */
+export const isLocalTime = (value: string): boolean => LOCAL_TIME.test(value);
+
+/**
+ * An instant given on the command line, as sent: `now`; an ISO-8601 instant with an offset (sent
+ * as written); a wall time without an offset (`2026-12-01T02:00`, `2026-12-01 02:00`,
+ * `2026-12-01`) read in `zone` (a time skipped by a DST change moves forward past the gap, as the
+ * scheduler moves such slots; a repeated one is its first occurrence); with `ago`, a duration
+ * meaning that long before `now` (`1h`, `PT30M`).
+ */
+export function instantIn(flag: string, value: string, zone: string, now: number, ago = false, zoneName = zone): string {
+  if (value === 'now') return new Date(now).toISOString();
+  if (parseInstant(value) !== null) return value;
+  if (LOCAL_TIME.test(value)) {
+    const t = DateTime.fromISO(value.replace(' ', 'T'), { zone });
+    if (!t.isValid) {
+      const why = t.invalidReason === 'unsupported zone' ? `the time zone "${zone}" is not an IANA zone` : `not a valid time (${t.invalidExplanation ?? t.invalidReason ?? 'invalid'})`;
+      throw new UsageError(`${flag} "${value}": ${why}`);
+    }
+    return t.toUTC().toISO()!;
+  }
+  if (ago) {
+    const ms = sinceToEpochMs(value, now);
+    if (ms !== null) return new Date(ms).toISOString();
+  }
+  throw new UsageError(
+    `${flag} "${value}": give now, a local time in ${zoneName} (2026-12-01T02:00), an ISO-8601 instant with an offset (2026-12-01T01:00:00Z)${ago ? ' or a duration ago (1h, 2d)' : ''}`,
+  );
+}
+
+/** The body of `preview`: the schedule (one of --cron, --every, --at), its bounds, --from (in the schedule's zone), --count. */
+export function previewBody(o: PreviewArgs, now: number): PreviewInput {
+  const schedule = scheduleFrom(o, undefined);
+  if (schedule === undefined) throw new UsageError('a schedule is required: --cron <expression>, --every <duration> or --at <instant>');
+  const zone = schedule.kind === 'cron' ? (schedule.timezone ?? 'UTC') : 'UTC';
+  return {
+    schedule,
+    ...(o.startAt !== undefined && { startAt: o.startAt }),
+    ...(o.endAt !== undefined && { endAt: o.endAt }),
+    ...(o.jitter !== undefined && { jitterMs: o.jitter }),
+    ...(o.from !== undefined && { from: instantIn('--from', o.from, zone, now, false, `the schedule's zone (${zone})`) }),
+    ...(o.count !== undefined && { count: o.count }),
+  };
+}
+
+/** The options of `schedctl explain`. */
+export interface ExplainArgs {
+  at?: string;
+  last?: number;
+}
+
+/** Which slots `explain` asks about: one at or just before `--at` (default now), or the `--last` n. */
+export function explainMode(o: ExplainArgs): { kind: 'at'; at: string } | { kind: 'last'; count: number } {
+  if (o.at !== undefined && o.last !== undefined) throw new UsageError('--at, --last: give one');
+  if (o.last !== undefined) {
+    if (o.last < 1) throw new UsageError('--last must be 1 or more');
+    return { kind: 'last', count: o.last };
+  }
+  return { kind: 'at', at: o.at ?? 'now' };
 }

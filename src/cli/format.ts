@@ -1,4 +1,5 @@
-import type { BackfillResult, JobView, SchedulerEvent } from '../client/types.js';
+import { DateTime } from 'luxon';
+import type { BackfillResult, ExplainResult, JobView, PreviewRun, SchedulerEvent, UpdateDryRunResult } from '../client/types.js';
 
 const UNITS: [number, string][] = [
   [86_400_000, 'd'],
@@ -125,4 +126,83 @@ export function backfillLines(jobId: string, r: BackfillResult, dryRun: boolean)
 export function eventLine(e: SchedulerEvent): string {
   const data = e.data && Object.keys(e.data).length ? JSON.stringify(e.data) : '';
   return `${e.at}  ${e.jobId}  ${e.type}  ${e.executionId ?? '-'}  ${data}`.trimEnd();
+}
+
+/** What `preview` prints: one slot a line, UTC, the wall time in the schedule's zone, its offset, a DST note. */
+export function previewTable(runs: readonly PreviewRun[]): string {
+  if (runs.length === 0) return 'no slot';
+  return table(
+    ['UTC', 'LOCAL', 'OFFSET', 'NOTE'],
+    runs.map((r) => [r.at, r.local, r.offset, r.note ?? '']),
+  );
+}
+
+/** A definition value as `update --dry-run` shows it: a schedule or target in words, the rest as JSON. */
+function valueOf(path: string, v: unknown): string {
+  if (v === undefined) return '(none)';
+  if (path === 'schedule' && typeof v === 'object' && v !== null) return formatSchedule(v as JobView['schedule']);
+  if (path === 'target' && typeof v === 'object' && v !== null) return formatTarget(v as JobView['target']);
+  return JSON.stringify(v);
+}
+
+/**
+ * What `update --dry-run` prints: the definition fields that would change (`field: old → new`,
+ * `diff` as `specDiff` computes it), then the next runs before and after the change, side by side.
+ */
+export function dryRunLines(jobId: string, diff: readonly { path: string; old?: unknown; new?: unknown }[], r: UpdateDryRunResult): string {
+  const lines = [`would update ${jobId} (nothing written):`];
+  if (diff.length === 0) lines.push('  no change to the definition');
+  for (const d of diff) lines.push(`  ${d.path}: ${valueOf(d.path, d.old)} → ${valueOf(d.path, d.new)}`);
+  const n = Math.max(r.nextRunsBefore.length, r.nextRunsAfter.length);
+  const rows = Array.from({ length: n }, (_, i) => [r.nextRunsBefore[i] ?? '-', r.nextRunsAfter[i] ?? '-']);
+  const same = n > 0 && rows.every(([a, b]) => a === b);
+  lines.push('', table(['NEXT RUNS BEFORE', 'AFTER'], n === 0 ? [['-', '-']] : rows));
+  if (same) lines.push('(the next runs do not change)');
+  return lines.join('\n');
+}
+
+/** The sentence of an `explain` reply as a sentence: a capital first, a full stop last. */
+export function sentenceOf(r: Pick<ExplainResult, 'sentence'>): string {
+  const s = r.sentence.trim();
+  const capital = s.charAt(0).toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+/**
+ * What `explain --at` prints: the answer, then the events it was derived from (in the order of
+ * `eventIds`), one {@link eventLine} each, indented; an id no longer in the stream says so.
+ */
+export function explainLines(r: ExplainResult, events: readonly SchedulerEvent[]): string {
+  const byId = new Map(events.map((e) => [e.id, e]));
+  const lines = [sentenceOf(r)];
+  for (const id of r.eventIds) {
+    const e = byId.get(id);
+    lines.push(`  ${e ? eventLine(e) : `${id}  (no longer in the events stream)`}`);
+  }
+  return lines.join('\n');
+}
+
+/** A slot in the job's zone, with its offset: `2026-12-01 02:00:00 +01:00`. */
+export function localTime(iso: string, zone: string): string {
+  const t = DateTime.fromISO(iso, { zone });
+  return t.isValid ? t.toFormat('yyyy-MM-dd HH:mm:ss ZZ') : iso;
+}
+
+/**
+ * What `explain --last n` prints: one slot a line, newest first (its wall time in `zone`, the
+ * outcome, the answer), then why the list stops early, if it does (`end`: the answer that had no
+ * earlier slot).
+ */
+export function explainLastTable(answers: readonly ExplainResult[], zone: string, end?: ExplainResult): string {
+  const lines: string[] = [];
+  if (answers.length > 0) {
+    lines.push(
+      table(
+        [`SLOT (${zone})`, 'OUTCOME', 'ANSWER'],
+        answers.map((a) => [a.slot ? localTime(a.slot.scheduledAt, zone) : '-', a.outcome, sentenceOf(a)]),
+      ),
+    );
+  }
+  if (end !== undefined) lines.push(`no earlier slot: ${sentenceOf(end)}`);
+  return lines.join('\n');
 }

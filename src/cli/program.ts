@@ -4,30 +4,38 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { WebSocket } from 'ws';
 import { SchedulerClient, sinceToEpochMs } from '../client/client.js';
 import { isSchedulerClientError, type SchedulerClientError } from '../client/errors.js';
-import type { JobView } from '../client/types.js';
+import type { ExplainResult, JobView } from '../client/types.js';
 import { BackfillPolicy, JobState, MisfirePolicy, OverlapPolicy, values } from '../contract/constants.js';
 import { ID_PATTERN, PREFIX_PATTERN, isValidId, isValidPrefix, mustMatch } from '../contract/ids.js';
 import { connectionOptions, type NatsSettings } from '../transport/connection.js';
 import { parseDuration } from '../schedule/duration.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { VERSION } from '../runtime/version.js';
-import { ApplyFileError, applyJobs, loadJobs, parseSelector, resultLine, type ApplyResult } from './apply.js';
+import { eventsById, explainLast } from './explain.js';
+import { ApplyFileError, applyJobs, loadJobs, parseSelector, resultLine, specDiff, type ApplyResult } from './apply.js';
 import {
   UsageError,
   backfillOptions,
   createBody,
   durationArg,
+  explainMode,
+  instantIn,
   intArg,
+  isLocalTime,
   jsonArg,
   jsonObjectArg,
   labelArg,
   maxRunsArg,
   needsCurrent,
+  previewBody,
   updatePatch,
+  zoneOfSchedule,
   type BackfillArgs,
+  type ExplainArgs,
+  type PreviewArgs,
   type SpecOptions,
 } from './args.js';
-import { backfillLines, eventLine, jobDetails, jobTable } from './format.js';
+import { backfillLines, dryRunLines, eventLine, explainLastTable, explainLines, jobDetails, jobTable, previewTable } from './format.js';
 
 /** Exit codes: 0 ok, 1 the scheduler (or the server) refused or failed, 2 a usage error. */
 export const EXIT_OK = 0;
@@ -145,6 +153,15 @@ const SPEC_HELP = `
 Durations are milliseconds or 500ms, 30s, 15m, 2h, 1d, PT15M. Instants are ISO-8601 with an
 offset (2026-12-01T00:00:00Z). JSON values are given inline or as @file (@- reads stdin).`;
 
+/** The schedule of a job spec: `--cron` (with `--timezone`), `--every` or `--at`. */
+function addScheduleOptions(cmd: Command): Command {
+  return cmd
+    .option('--cron <expression>', 'cron schedule (5 fields, or 6 with seconds first)')
+    .option('--timezone <zone>', 'IANA time zone of --cron (default UTC)')
+    .addOption(new Option('--every <duration>', 'interval schedule').argParser(durationArg))
+    .option('--at <instant>', 'one-time schedule');
+}
+
 /** The options of a job spec, for `create` (all of them) and `update` (no --paused, `none` clears). */
 function addSpecOptions(cmd: Command, forUpdate: boolean): Command {
   const durations: [string, string][] = [
@@ -153,11 +170,7 @@ function addSpecOptions(cmd: Command, forUpdate: boolean): Command {
     ['--dispatch-timeout <duration>', 'wait for the dispatch reply (dispatchTimeoutMs, default 5s)'],
     ['--retry-backoff <duration>', 'pause between dispatch attempts (dispatchRetry.backoffMs, default 1s)'],
   ];
-  cmd
-    .option('--cron <expression>', 'cron schedule (5 fields, or 6 with seconds first)')
-    .option('--timezone <zone>', 'IANA time zone of --cron (default UTC)')
-    .addOption(new Option('--every <duration>', 'interval schedule').argParser(durationArg))
-    .option('--at <instant>', 'one-time schedule')
+  addScheduleOptions(cmd)
     .option('--workflow <workflowId>', 'target: start this workflow (workflow_start)')
     .addOption(new Option('--inputs <json>', 'inputs of the workflow (JSON or @file)').argParser(jsonArg))
     .option('--command <command>', 'target: run this command (command)')
@@ -296,16 +309,24 @@ Exit codes: 0 ok, 1 error from the scheduler ("error <code>: <message>"), 2 usag
       .description('change a job: give only what changes (a new schedule counts from now)')
       .argument('<jobId>')
       .addOption(new Option('--patch <json>', 'a patch (JSON or @file); options override its fields').argParser(jsonObjectArg))
-      .addOption(new Option('--expected-revision <n>', 'refuse (conflict) unless the job is at this revision').argParser(intArg)),
+      .addOption(new Option('--expected-revision <n>', 'refuse (conflict) unless the job is at this revision').argParser(intArg))
+      .option('--dry-run', 'change nothing: print the fields that would change (field: old → new) and the next runs before and after'),
     true,
   )
     .addHelpText('after', SPEC_HELP)
     .action(
-      action(async (s, g, jobId: string, o: SpecOptions & { patch?: Record<string, unknown>; expectedRevision?: number }) => {
+      action(async (s, g, jobId: string, o: SpecOptions & { patch?: Record<string, unknown>; expectedRevision?: number; dryRun?: boolean }) => {
         const client = await s.client();
-        const current = needsCurrent(o) ? await client.show(jobId) : undefined;
+        // a dry run compares with the job as it is now
+        const current = needsCurrent(o) || o.dryRun ? await client.show(jobId) : undefined;
         const patch = updatePatch(o, current);
-        const job = await client.update(jobId, patch, o.expectedRevision === undefined ? {} : { expectedRevision: o.expectedRevision });
+        const opts = o.expectedRevision === undefined ? {} : { expectedRevision: o.expectedRevision };
+        if (o.dryRun) {
+          const r = await client.updateDryRun(jobId, patch, opts);
+          print(g, r, () => dryRunLines(jobId, specDiff(current!, r.job), r));
+          return;
+        }
+        const job = await client.update(jobId, patch, opts);
         print(g, { job }, () => jobDetails(job));
       }),
     );
@@ -421,6 +442,64 @@ Prints the backfill id and the number of slots; with --dry-run each slot on a li
         const opts = backfillOptions(o, Date.now());
         const r = await (await s.client()).backfill(jobId, opts);
         print(g, r, () => backfillLines(jobId, r, opts.dryRun === true));
+      }),
+    );
+
+  addScheduleOptions(
+    program
+      .command('preview')
+      .description("list the slots a schedule would have, with their wall time and DST notes (no job needed, nothing stored)"),
+  )
+    .option('--start-at <instant>', 'no slot before this instant (startAt)')
+    .option('--end-at <instant>', 'no slot after this instant (endAt)')
+    .addOption(new Option('--jitter <duration>', 'the jitter of the job (jitterMs)').argParser(durationArg))
+    .option('--from <time>', "the first slot at or after this: now (default), a local time in the schedule's zone (2026-03-27T00:00) or an instant with an offset")
+    .addOption(new Option('--count <n>', 'how many slots (default 10, at most 1000)').argParser(intArg))
+    .addHelpText('after', `
+Prints UTC, LOCAL (the wall time in the schedule's zone), OFFSET and NOTE: dst_gap (the local time
+did not exist and the slot moved past the gap) or dst_repeat (a repeated local hour).
+  schedctl -o acme preview --cron '30 2 * * *' --timezone Europe/Berlin --from 2026-03-27 --count 5`)
+    .action(
+      action(async (s, g, o: PreviewArgs) => {
+        const body = previewBody(o, Date.now());
+        const r = await (await s.client()).preview(body);
+        print(g, r, () => previewTable(r.runs));
+      }),
+    );
+
+  program
+    .command('explain')
+    .description("say what happened to a job's slot, from its audit trail, with the events it was derived from")
+    .argument('<jobId>')
+    .option('--at <time>', "the slot at or just before this: now (default), a local time in the job's zone (2026-12-01T02:00), an instant with an offset, or a duration ago (1h)")
+    .addOption(new Option('--last <n>', 'explain the last n slots, newest first, one line each').argParser(intArg))
+    .addHelpText('after', `
+A local time is read in the job's zone: its cron timezone, else UTC. --at prints the answer, then
+the events it was derived from; --last prints one line per slot (its local time, the outcome,
+the answer). With --json, the scheduler's reply (one per line with --last).`)
+    .action(
+      action(async (s, g, jobId: string, o: ExplainArgs) => {
+        if (!isValidId(jobId)) throw new UsageError(`jobId "${jobId}" ${mustMatch(ID_PATTERN)}`);
+        const mode = explainMode(o);
+        const now = Date.now();
+        const line = (r: ExplainResult): void => io.out(`${JSON.stringify({ ok: true, ...r })}\n`);
+        if (mode.kind === 'at') {
+          // a local time needs the job's zone; anything else is checked before connecting
+          const at = isLocalTime(mode.at) ? null : instantIn('--at', mode.at, 'UTC', now, true, "the job's zone");
+          const client = await s.client();
+          const r = await client.explain(jobId, at ?? instantIn('--at', mode.at, zoneOfSchedule((await client.show(jobId)).schedule), now, true));
+          if (g.json) line(r);
+          else io.out(`${explainLines(r, await eventsById(client, jobId, r.eventIds))}\n`);
+          return;
+        }
+        const client = await s.client();
+        const job = await client.show(jobId);
+        const { answers, end } = await explainLast(client, job, mode.count, now, g.json ? line : undefined);
+        if (g.json) {
+          if (end !== undefined) line(end);
+          return;
+        }
+        io.out(`${explainLastTable(answers, zoneOfSchedule(job.schedule), end)}\n`);
       }),
     );
 

@@ -10,15 +10,20 @@ import type {
   BackfillOptions,
   BackfillResult,
   CreateJobInput,
+  ExplainAt,
+  ExplainResult,
   JobDetails,
   JobPage,
   JobPatch,
   JobView,
   ListJobsInput,
   PauseOptions,
+  PreviewInput,
+  PreviewResult,
   RunNowOptions,
   RunNowResult,
   SchedulerEvent,
+  UpdateDryRunResult,
   UpdateOptions,
 } from './types.js';
 
@@ -140,6 +145,18 @@ export class SchedulerClient {
     return (await this.request<{ job: JobView }>(Operation.update, body, jobId)).job;
   }
 
+  /**
+   * What {@link update} would do, without doing it (`dryRun`, SPEC §4): the job as it would be,
+   * and its next 5 slots before and after the change. Nothing is written and no event is
+   * published; a refusal (`conflict` for a stale `expectedRevision`, `invalid_request`) is the
+   * one the update would get.
+   */
+  async updateDryRun(jobId: string, patch: JobPatch, opts: UpdateOptions = {}): Promise<UpdateDryRunResult> {
+    const body = { jobId, patch, dryRun: true, ...(opts.expectedRevision !== undefined && { expectedRevision: opts.expectedRevision }) };
+    const r = await this.request<UpdateDryRunResult>(Operation.update, body, jobId);
+    return { job: r.job, dryRun: true, nextRunsBefore: r.nextRunsBefore, nextRunsAfter: r.nextRunsAfter };
+  }
+
   /** Stops the schedule (idempotent); active executions go on. */
   async pause(jobId: string, opts: PauseOptions = {}): Promise<JobView> {
     return (await this.request<{ job: JobView }>(Operation.pause, { ...opts, jobId }, jobId)).job;
@@ -168,10 +185,42 @@ export class SchedulerClient {
    * More than `SCHED_MAX_BACKFILL` slots is a `LimitExceededError`.
    */
   async backfill(jobId: string, opts: BackfillOptions): Promise<BackfillResult> {
-    const instant = (v: string | Date): string => (v instanceof Date ? v.toISOString() : v);
     const body = { ...opts, jobId, from: instant(opts.from), to: instant(opts.to) };
     const r = await this.request<BackfillResult>(Operation.backfill, body, jobId);
     return { count: r.count, scheduledAt: r.scheduledAt, ...(r.backfillId !== undefined && { backfillId: r.backfillId }) };
+  }
+
+  /**
+   * The slots a schedule would have, without a job (SPEC §11): each with its UTC instant, its wall
+   * time and offset in the schedule's zone, and a DST note. Validated as `create` validates a
+   * schedule (an `InvalidRequestError` with the same details); nothing is stored.
+   */
+  async preview(body: PreviewInput): Promise<PreviewResult> {
+    const r = await this.request<PreviewResult>(Operation.preview, {
+      ...body,
+      ...(body.from !== undefined && { from: instant(body.from) }),
+      ...(body.startAt instanceof Date && { startAt: instant(body.startAt) }),
+      ...(body.endAt instanceof Date && { endAt: instant(body.endAt) }),
+    });
+    return { runs: r.runs };
+  }
+
+  /**
+   * What happened to the job's slot at or just before `at` (SPEC §11), from its audit trail alone:
+   * the slot (null when there is none), the `outcome`, a one-sentence answer and the ids of the
+   * events it was derived from (read them with {@link events}).
+   */
+  async explain(jobId: string, at: ExplainAt): Promise<ExplainResult> {
+    const r = await this.request<ExplainResult>(Operation.explain, { jobId, at: instant(at) }, jobId);
+    return {
+      slot: r.slot,
+      outcome: r.outcome,
+      ...(r.executionId !== undefined && { executionId: r.executionId }),
+      ...(r.result !== undefined && { result: r.result }),
+      ...(r.reason !== undefined && { reason: r.reason }),
+      sentence: r.sentence,
+      eventIds: r.eventIds,
+    };
   }
 
   /**
@@ -250,6 +299,9 @@ export class SchedulerClient {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** An instant as the wire takes it: a Date as its ISO-8601 string, a string as given. */
+const instant = (v: string | Date): string => (v instanceof Date ? v.toISOString() : v);
 
 /**
  * How long to wait before retry number `retry` (0-based) of a rate-limited command: the

@@ -6,13 +6,27 @@
  */
 import type { z } from 'zod';
 import type { AuditEvent } from '../core/record.js';
-import type { BackfillResult, CancelRequest, DispatchRequest, JobDetails, JobPage, JobView, RunNowResult, WireSchedule } from '../contract/messages.js';
+import type {
+  BackfillResult,
+  CancelRequest,
+  DispatchRequest,
+  ExplainResult,
+  JobDetails,
+  JobPage,
+  JobView,
+  PreviewResult,
+  RunNowResult,
+  UpdateDryRunResult,
+  WireSchedule,
+} from '../contract/messages.js';
 import type {
   backfillBodySchema,
   createBodySchema,
+  explainBodySchema,
   listBodySchema,
   patchSchema,
   pauseBodySchema,
+  previewBodySchema,
   runNowBodySchema,
   Target,
   updateBodySchema,
@@ -50,6 +64,25 @@ export type BackfillOptions = Omit<z.input<typeof backfillBodySchema>, 'jobId' |
 /** Options of `update` besides the patch: `expectedRevision` refuses with `conflict` unless the job is at that revision. */
 export type UpdateOptions = Pick<z.input<typeof updateBodySchema>, 'expectedRevision'>;
 
+type PreviewBody = z.input<typeof previewBodySchema>;
+
+/**
+ * The body of `preview` (SPEC §11): a `schedule` as in a job spec, with the job's `startAt`,
+ * `endAt` and `jitterMs` if it has them, `from` (default now) and `count` (default 10, at most
+ * 1000). Instants are ISO-8601 strings with an offset, or Dates.
+ */
+export type PreviewInput = Omit<PreviewBody, 'from' | 'startAt' | 'endAt'> & {
+  from?: PreviewBody['from'] | Date;
+  startAt?: PreviewBody['startAt'] | Date;
+  endAt?: PreviewBody['endAt'] | Date;
+};
+
+/** One slot of a preview: `at` (UTC), `local` (wall time in the schedule's zone), `offset`, `note` (`dst_gap`, `dst_repeat`). */
+export type PreviewRun = PreviewResult['runs'][number];
+
+/** The instant `explain` asks about: an ISO-8601 instant with an offset, or a Date. */
+export type ExplainAt = z.input<typeof explainBodySchema>['at'] | Date;
+
 /**
  * The job view of SPEC §4 (`JobView`), as `show` returns it with the next 5 slots
  * (`JobDetails`), a page of `list` (`JobPage`: `nextCursor` when more jobs match), the reply of
@@ -58,6 +91,13 @@ export type UpdateOptions = Pick<z.input<typeof updateBodySchema>, 'expectedRevi
  * it (`WireSchedule`).
  */
 export type { JobView, JobDetails, JobPage, RunNowResult, BackfillResult, WireSchedule };
+
+/**
+ * The replies of SPEC §11: `preview` (`PreviewResult`: `runs`), `explain` (`ExplainResult`:
+ * `slot`, `outcome`, `executionId`, `result`, `reason`, `sentence`, `eventIds`), and `update`
+ * with `dryRun` (`UpdateDryRunResult`: the job as it would be, `nextRunsBefore`, `nextRunsAfter`).
+ */
+export type { PreviewResult, ExplainResult, UpdateDryRunResult };
 
 /** A cancel request as the scheduler sends it to `P.<o>.dispatch.cancel` (SPEC §10). */
 export type { CancelRequest };
