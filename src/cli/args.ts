@@ -247,7 +247,8 @@ export const isLocalTime = (value: string): boolean => LOCAL_TIME.test(value);
  * An instant given on the command line, as sent: `now`; an ISO-8601 instant with an offset (sent
  * as written); a wall time without an offset (`2026-12-01T02:00`, `2026-12-01 02:00`,
  * `2026-12-01`) read in `zone` (a time skipped by a DST change moves forward past the gap, as the
- * scheduler moves such slots; a repeated one is its first occurrence); with `ago`, a duration
+ * scheduler moves such slots; a repeated one is read as its second occurrence, after the clocks went
+ * back: give an offset for the first); with `ago`, a duration
  * meaning that long before `now` (`1h`, `PT30M`).
  */
 export function instantIn(flag: string, value: string, zone: string, now: number, ago = false, zoneName = zone): string {

@@ -183,6 +183,9 @@ describe('schedctl explain: --at', () => {
     expect(instantIn('--at', '2026-12-01T02:00', 'UTC', NOW)).toBe('2026-12-01T02:00:00.000Z');
     // a wall time skipped by the change to summer time moves past the gap
     expect(instantIn('--at', '2026-03-29T02:30', 'Europe/Berlin', NOW)).toBe('2026-03-29T01:30:00.000Z');
+    // a wall time repeated when the clocks go back is its second occurrence (+01:00); an offset picks the first
+    expect(instantIn('--at', '2026-10-25T02:30', 'Europe/Berlin', NOW)).toBe('2026-10-25T01:30:00.000Z');
+    expect(instantIn('--at', '2026-10-25T02:30:00+02:00', 'Europe/Berlin', NOW)).toBe('2026-10-25T02:30:00+02:00');
     expect(instantIn('--at', '2026-12-01T02:00:00+05:00', 'Europe/Berlin', NOW)).toBe('2026-12-01T02:00:00+05:00');
     expect(instantIn('--at', '2026-12-01T02:00:00Z', 'Europe/Berlin', NOW)).toBe('2026-12-01T02:00:00Z');
     expect(explainBodySchema.safeParse({ jobId: 'j', at: instantIn('--at', '2026-12-01T02:00', 'Europe/Berlin', NOW) }).success).toBe(true);
