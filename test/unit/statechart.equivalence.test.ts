@@ -246,5 +246,5 @@ describe('the statechart behaves exactly as the machine it replaced', () => {
     // and every decision of `due`, timeouts, rejected completions
     const decisions = ['misfire.skipped', 'misfire.fired_once', 'trigger.skipped', 'trigger.buffered', 'trigger.dispatched', 'execution.timed_out', 'execution.completion_rejected'];
     expect([...edges, ...decisions].filter((e) => !seen.has(e))).toEqual([]);
-  });
+  }, 120_000); // 18,000 steps of two machines: seconds, longer on a loaded machine
 });
