@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Job } from 'bullmq';
-import { anchorAfter, creationLead, describeStep, measureWindow, SchedulerLoad, spreadJobs, type LoadStep } from '../lib/loadgen.js';
+import { anchorAfter, creationLead, describeStep, firstSlotFrom, measureWindow, SchedulerLoad, spreadJobs, type LoadStep } from '../lib/loadgen.js';
 import { loadLine } from '../lib/machine.js';
 import type { DispatchSeen } from '../lib/orchestrators.js';
 import { REDIS_MISSING, RedisServer, findRedisServer, redisVersion } from '../lib/redis.js';
@@ -21,6 +21,20 @@ interface Side {
   missing: number;
   duplicated: number;
   detail: string;
+  /** the error when this side could not be measured at this rate (the other side and rates still are) */
+  failed?: string;
+}
+
+/** One side at one rate; a failure (a process that exited, a create that failed) is that cell's result. */
+async function isolated(who: string, rate: number, f: () => Promise<Side>): Promise<Side> {
+  try {
+    return await f();
+  } catch (err) {
+    const msg = (err as Error).message.replace(/\s+/g, ' ');
+    progress(`bullmq: ${who} at ${fmtRate(rate)} failed: ${(err as Error).stack ?? msg}`);
+    const nan = Number.NaN;
+    return { p50: nan, p99: nan, max: nan, expected: nan, missing: nan, duplicated: nan, detail: `failed: ${msg.slice(0, 300)}`, failed: msg };
+  }
 }
 
 interface Timing {
@@ -61,16 +75,17 @@ export async function bullmqSideBySide(ctx: BenchContext): Promise<Row[]> {
     const n = (rate * EVERY) / 1000;
     const before = loadLine('load');
     progress(`bullmq: ${fmtRate(rate)} (${fmtInt(n)} jobs every ${EVERY / 1000} s) on this scheduler; ${before}`);
-    const ours = await oursAt(ctx, rate, n, timing);
+    const ours = await isolated('this scheduler', rate, () => oursAt(ctx, rate, n, timing));
     lines.push(`this @${fmtRate(rate)}: ${ours.detail}`);
     progress(`bullmq: this scheduler ${ours.detail}`);
     progress(`bullmq: ${fmtRate(rate)} on BullMQ job schedulers`);
-    const theirs = await bullmqAt(rate, n, timing);
+    const theirs = await isolated('BullMQ', rate, () => bullmqAt(rate, n, timing));
     lines.push(`BullMQ @${fmtRate(rate)}: ${theirs.detail}`);
     progress(`bullmq: BullMQ ${theirs.detail}`);
+    const missed = (s: Side): string => (s.failed ? 'n/a' : fmtInt(s.missing));
     const p99Ratio = ours.p99 > 0 && Number.isFinite(theirs.p99) ? `${(theirs.p99 / ours.p99).toFixed(1)}×` : 'n/a';
-    const side = (s: Side): string => `${fmtMs(s.p50)} / ${fmtMs(s.p99)} / ${fmtInt(s.missing)}`;
-    table.push([fmtRate(rate), side(ours), side(theirs), `p99 ${p99Ratio}; missed ${fmtInt(ours.missing)} vs ${fmtInt(theirs.missing)}`, os.loadavg()[0]!.toFixed(2)]);
+    const side = (s: Side): string => (s.failed ? `failed (${s.failed.slice(0, 60)})` : `${fmtMs(s.p50)} / ${fmtMs(s.p99)} / ${fmtInt(s.missing)}`);
+    table.push([fmtRate(rate), side(ours), side(theirs), `p99 ${p99Ratio}; missed ${missed(ours)} vs ${missed(theirs)}`, os.loadavg()[0]!.toFixed(2)]);
     rows.push({
       figure: `8. This vs BullMQ @${fmtRate(rate)} (p50 / p99 / missed)`,
       target: '—',
@@ -83,7 +98,7 @@ export async function bullmqSideBySide(ctx: BenchContext): Promise<Row[]> {
   const fmtRow = (c: string[]): string => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
   ctx.notes.push(
     `8. BullMQ side by side: the load of figure 2 at ${rates.map(fmtInt).join(', ')} triggers/s (R·2 interval jobs every ${EVERY / 1000} s, anchors ` +
-      `spread evenly over the period), ${timing.windowMs / 1000} s measured after one period and ${timing.warmupMs / 1000} s of warm-up, each side alone on the machine ` +
+      `spread evenly over the period), ${timing.windowMs / 1000} s measured after one period and ${timing.warmupMs / 1000} s of warm-up, one side at a time (the other's processes stopped) ` +
       `(${os.cpus().length} cores, node ${process.version}). This: one scheduler process + nats-server, an orchestrator that accepts and completes at once, ` +
       `lateness = dispatch received − scheduledAt. BullMQ ${bullmqVersion()}: queue.upsertJobScheduler(id, {every: ${EVERY}, startDate: anchor}) per job ` +
       `(removeOnComplete), one Worker (concurrency ${WORKER_CONCURRENCY}) in the load generator whose processor returns at once, a private redis-server ` +
@@ -148,10 +163,8 @@ async function bullmqAt(rate: number, n: number, t: Timing): Promise<Side> {
     let moved = 0;
     const ms = await pipelined(n, 256, async (i) => {
       const j = jobs[i]!;
-      // a startDate already past when the upsert runs starts the scheduler at "now", off its slot
-      // grid: a late upsert (creation slower than the lead) starts at its next slot instead
-      const soon = Date.now() + 1_000;
-      const startDate = j.startAt >= soon ? j.startAt : j.startAt + Math.ceil((soon - j.startAt) / j.every) * j.every;
+      // a startDate already past when the upsert runs would start the scheduler at "now", off its grid
+      const startDate = firstSlotFrom(j, Date.now() + 1_000);
       if (startDate !== j.startAt) moved++;
       try {
         await queue.upsertJobScheduler(j.jobId, { every: j.every, startDate }, { name: 'bench', data: { n: i }, opts: { removeOnComplete: true, removeOnFail: true } });

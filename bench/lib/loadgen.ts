@@ -32,6 +32,13 @@ export function spreadJobs(count: number, every: number, t0: number, tag: string
   }));
 }
 
+/**
+ * The job's first slot on its grid (startAt + k·every) that is at least `notBefore`: a job created
+ * after its anchor passed (creation slower than the lead) starts there instead of catching up.
+ */
+export const firstSlotFrom = (j: IntervalJob, notBefore: number): number =>
+  j.startAt >= notBefore ? j.startAt : j.startAt + Math.ceil((notBefore - j.startAt) / j.every) * j.every;
+
 export interface WindowOptions {
   jobs: readonly IntervalJob[];
   from: number;
@@ -146,6 +153,7 @@ export class SchedulerLoad {
     this.jobs.push(...spreadJobs(count, every, t0, tag, base, this.o.orchestrators));
     const r = await this.orch.createMany(count, 256, (i) => {
       const j = this.jobs[base + i]!;
+      j.startAt = firstSlotFrom(j, Date.now() + 500);
       return {
         orchestratorId: j.orchestratorId,
         body: {
