@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { assertEvent, assign } from 'xstate';
 import * as L from '../../src/machines/jobLogic.js';
-import { JobActor } from '../../src/actors/jobActor.js';
+import { JobActor, sameContent } from '../../src/actors/jobActor.js';
 import { SchedulerError } from '../../src/contract/errors.js';
 import { slotExecutionId } from '../../src/contract/ids.js';
 import type { JobRecord } from '../../src/core/record.js';
@@ -344,7 +344,8 @@ describe('JobActor: reconciling after a failed write', () => {
     await a.send({ type: 'RESUME' });
     const stored = b.store.stored('acme', 'job1')!;
     expect(stored.outboxStep).toBe(41);
-    expect(eventTypes(stored)).toEqual(expect.arrayContaining(['job.resumed']));
+    // their events were replayed (published): not carried into the next record
+    expect(eventTypes(stored)).toEqual(['job.resumed', 'transition']);
   });
 
   it('the key gone from the store (lost per-subject state): the last written record is created again with a warning, its revision adopted', async () => {
@@ -603,6 +604,7 @@ describe('JobActor: dispatches', () => {
     b.dispatcher.sent[0]!.answer.resolve(null);
     await flush();
     expect(b.store.writes()).toBe(0);
+    expect(b.log.lines).toEqual([]);
     await a.recover({ replay: false });
     expect(b.dispatcher.sent).toHaveLength(2);
   });
@@ -1002,5 +1004,81 @@ describe('JobActor: cancel requests (cancel_other) and SCHED_MAX_BUFFERED', () =
     const a3 = load(b3, structuredClone(b.store.stored('acme', 'job1')!));
     await a3.recover({ replay: false });
     expect(a3.record.buffered).toEqual([T0 + 20 * S, T0 + 40 * S]);
+  });
+});
+
+describe('JobActor: steps and the record it goes on from', () => {
+  it('a no-op uses a step too: the next change starts a fresh outbox (never the loaded one)', async () => {
+    const b = bed(T0 + 5 * S);
+    const a = load(b);
+    await a.recover({ replay: false });
+    await a.send({ type: 'TICK' }); // nothing due
+    const r = await a.send({ type: 'PAUSE', reason: null });
+    expect(eventTypes(r)).toEqual(['job.paused', 'transition']);
+    expect(r.outboxStep).toBe(2);
+  });
+
+  it('after a landed write, a fault restarts from that write (the record it really stored)', async () => {
+    const b = bed();
+    const flag = { on: false };
+    const machine = jobMachine.provide({
+      guards: {
+        slotDue: ({ context, event }) => {
+          if (flag.on) throw new Error('boom');
+          return !context.spec.paused && context.nextRunAt !== null && event.now >= context.nextRunAt;
+        },
+      },
+    });
+    const a = load(b, record({ allowOverlap: true }), { machine });
+    await a.recover({ replay: false });
+    b.store.fail('save', new Error('timeout'), true);
+    await advance(b, 10 * S); // slot 1 fired; the write timed out but landed
+    expect(a.record.lastScheduledAt).toBe(T0 + 10 * S);
+    flag.on = true;
+    await expect(a.send({ type: 'TICK' })).rejects.toMatchObject({ code: 'internal' });
+    expect(a.record.lastScheduledAt).toBe(T0 + 10 * S);
+    expect(a.record.active.map((x) => x.executionId)).toEqual([slot(1)]);
+    expect(b.store.stored('acme', 'job1')!.lastScheduledAt).toBe(T0 + 10 * S);
+  });
+
+  it('events replayed for an adopted record are not carried once the replay is over, even when it failed (the publisher retries them)', async () => {
+    const b = bed();
+    const a = load(b);
+    await a.recover({ replay: false });
+    const d = new Driver(record(), T0);
+    d.send({ type: 'PAUSE', reason: 'theirs' });
+    b.store.put({ ...structuredClone(d.ctx), outboxStep: 10 });
+    b.publisher.failures.push(new Error('js down')); // the replay of their outbox fails
+    await expect(a.send({ type: 'RUN_NOW', ignoreOverlap: false })).rejects.toMatchObject({ code: 'unavailable' });
+    await flush();
+    const r = await a.send({ type: 'RESUME' });
+    expect(eventTypes(r)).toEqual(['job.resumed', 'transition']);
+  });
+
+  it('of the last record\'s events only those still pending are carried into a step without events of its own', async () => {
+    const b = bed(T0 + 10 * S);
+    const d = new Driver(record());
+    d.tick(T0 + 10 * S);
+    d.send({ type: 'DISPATCH_ACCEPTED', executionId: slot(1) });
+    const a = load(b, structuredClone(d.ctx));
+    await a.recover({ replay: false });
+    const paused = await a.send({ type: 'PAUSE', reason: null });
+    const [pausedEvent] = paused.outbox.flatMap((e) => (e.kind === 'event' && e.event.type === 'job.paused' ? [e.event.id] : []));
+    b.publisher.pendingIds.add(pausedEvent!);
+    b.clock.advance(S);
+    const hb = await a.send({ type: 'HEARTBEAT', executionId: slot(1) });
+    expect(hb.outbox.map((e) => (e.kind === 'event' ? e.event.id : e.kind))).toEqual([pausedEvent]);
+    expect(hb.outboxStep).toBe(paused.outboxStep + 1);
+  });
+});
+
+describe('sameContent (the no-op check)', () => {
+  it('a record with fewer fields is not the same as one with more, either way round', () => {
+    const r = record();
+    const { pausedReason: _, ...fewer } = r;
+    expect(sameContent(fewer as JobRecord, r)).toBe(false);
+    expect(sameContent(r, fewer as JobRecord)).toBe(false);
+    expect(sameContent(r, r)).toBe(true);
+    expect(sameContent(r, structuredClone(r))).toBe(true);
   });
 });
