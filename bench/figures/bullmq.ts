@@ -53,7 +53,7 @@ const bullmqVersion = (): string => {
 };
 
 /**
- * Figure 8: the load of figure 2 (R·2 interval jobs every 2 s, anchors spread evenly over the period,
+ * Figure 9: the load of figure 2 (R·2 interval jobs every 2 s, anchors spread evenly over the period,
  * so R triggers/s) on this scheduler and on BullMQ job schedulers, one after the other, at each rate
  * R. Each side gets a fresh server (nats-server + scheduler process; redis-server with AOF every
  * second) and the same window after one period of warm-up.
@@ -65,8 +65,8 @@ export async function bullmqSideBySide(ctx: BenchContext): Promise<Row[]> {
   const bin = findRedisServer();
   if (!bin) {
     progress(`bullmq: ${REDIS_MISSING}`);
-    ctx.notes.push(`8. BullMQ side by side: ${REDIS_MISSING}.`);
-    return [{ figure: '8. BullMQ side by side', target: '—', measured: REDIS_MISSING, status: 'info' }];
+    ctx.notes.push(`9. BullMQ side by side: ${REDIS_MISSING}.`);
+    return [{ figure: '9. BullMQ side by side', target: '—', measured: REDIS_MISSING, status: 'info' }];
   }
   const rows: Row[] = [];
   const lines: string[] = [];
@@ -87,7 +87,7 @@ export async function bullmqSideBySide(ctx: BenchContext): Promise<Row[]> {
     const side = (s: Side): string => (s.failed ? `failed (${s.failed.slice(0, 60)})` : `${fmtMs(s.p50)} / ${fmtMs(s.p99)} / ${fmtInt(s.missing)}`);
     table.push([fmtRate(rate), side(ours), side(theirs), `p99 ${p99Ratio}; missed ${missed(ours)} vs ${missed(theirs)}`, os.loadavg()[0]!.toFixed(2)]);
     rows.push({
-      figure: `8. This vs BullMQ @${fmtRate(rate)} (p50 / p99 / missed)`,
+      figure: `9. This vs BullMQ @${fmtRate(rate)} (p50 / p99 / missed)`,
       target: '—',
       measured: `${side(ours)} vs ${side(theirs)}; BullMQ p99 / this p99 = ${p99Ratio}`,
       status: 'info',
@@ -97,7 +97,7 @@ export async function bullmqSideBySide(ctx: BenchContext): Promise<Row[]> {
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
   const fmtRow = (c: string[]): string => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
   ctx.notes.push(
-    `8. BullMQ side by side: the load of figure 2 at ${rates.map(fmtInt).join(', ')} triggers/s (R·2 interval jobs every ${EVERY / 1000} s, anchors ` +
+    `9. BullMQ side by side: the load of figure 2 at ${rates.map(fmtInt).join(', ')} triggers/s (R·2 interval jobs every ${EVERY / 1000} s, anchors ` +
       `spread evenly over the period), ${timing.windowMs / 1000} s measured after one period and ${timing.warmupMs / 1000} s of warm-up, one side at a time (the other's processes stopped) ` +
       `(${os.cpus().length} cores, node ${process.version}). This: one scheduler process + nats-server, an orchestrator that accepts and completes at once, ` +
       `lateness = dispatch received − scheduledAt. BullMQ ${bullmqVersion()}: queue.upsertJobScheduler(id, {every: ${EVERY}, startDate: anchor}) per job ` +
@@ -128,7 +128,7 @@ async function oursAt(ctx: BenchContext, rate: number, n: number, t: Timing): Pr
     return sideOf(await run.measure(from, t.windowMs, rate, t.lateWaitMs));
   } finally {
     const warned = await run.close();
-    if (warned) ctx.notes.push(`8. The scheduler logged ${warned.warnLines} warn/error lines at ${fmtRate(rate)}; the first: ${warned.first}`);
+    if (warned) ctx.notes.push(`9. The scheduler logged ${warned.warnLines} warn/error lines at ${fmtRate(rate)}; the first: ${warned.first}`);
   }
 }
 
