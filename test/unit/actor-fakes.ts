@@ -138,8 +138,9 @@ export class FakePublisher {
     return this.calls.flatMap((c) => c.events);
   }
 
+  /** The types of the events published, state changes left out (see `happened`). */
   types(): string[] {
-    return this.events.map((e) => e.type);
+    return happened(this.events);
   }
 
   async publish(events: readonly AuditEvent[], opts?: { replay?: boolean }): Promise<void> {
@@ -277,7 +278,13 @@ export async function advance(b: Bed, ms: number): Promise<void> {
   await flush();
 }
 
-export const eventTypes = (r: JobRecord): string[] => r.outbox.flatMap((e) => (e.kind === 'event' ? [e.event.type] : []));
+/**
+ * What a list of events says happened, by type, without the state changes (`transition`): those
+ * are checked through the record's state, so that the tests hold whether a state change is an
+ * event of its own or carried by the lifecycle event (SPEC §7).
+ */
+export const happened = (events: readonly AuditEvent[]): string[] => events.flatMap((e) => (e.type === 'transition' ? [] : [e.type]));
+export const eventTypes = (r: JobRecord): string[] => happened(r.outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : [])));
 export const dispatchEffects = (r: JobRecord): string[] => r.outbox.flatMap((e) => (e.kind === 'dispatch' ? [e.executionId] : []));
 
 export type { InspectionEvent };

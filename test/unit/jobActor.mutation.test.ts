@@ -13,7 +13,7 @@ import { slotExecutionId } from '../../src/contract/ids.js';
 import type { JobRecord } from '../../src/core/record.js';
 import { jobMachine } from '../../src/machines/jobMachine.js';
 import { StaleRevisionError } from '../../src/store/jobStore.js';
-import { advance, bed, deferred, dispatchEffects, eventTypes, flush, type Bed, type InspectionEvent } from './actor-fakes.js';
+import { advance, bed, deferred, dispatchEffects, eventTypes, flush, happened, type Bed, type InspectionEvent } from './actor-fakes.js';
 import { Driver, record, T0 } from './machine-helpers.js';
 
 const S = 1_000;
@@ -54,7 +54,8 @@ describe('JobActor: loading', () => {
     await advance(b, 10 * S);
     const stored = b.store.stored('acme', 'job1')!;
     expect(stored.outboxStep).toBe(5);
-    expect(eventTypes(stored)).toEqual(['transition', 'trigger.dispatched', 'transition']);
+    expect(eventTypes(stored)).toEqual(['trigger.dispatched']);
+    expect(stored.state).toBe('dispatched');
     expect(a.storedRevision).toBe(2);
   });
 });
@@ -66,7 +67,7 @@ describe('JobActor: recover', () => {
     const a = load(b, r);
     await a.recover();
     expect(b.publisher.calls).toEqual([{ events: r.outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : [])), opts: { replay: true } }]);
-    expect(b.publisher.calls[0]!.events.map((e) => e.type)).toEqual(['transition', 'trigger.dispatched', 'transition']);
+    expect(happened(b.publisher.calls[0]!.events)).toEqual(['trigger.dispatched']);
     expect(b.dispatcher.sent.map((s) => [s.req.executionId, s.req.attempt, s.timeoutMs])).toEqual([[slot(1), 1, r.spec.dispatchTimeoutMs]]);
     expect(b.store.writes()).toBe(0);
     // the next wake-up is the next slot (before the deadline)
@@ -166,7 +167,7 @@ describe('JobActor: applying an event', () => {
     expect(b.store.stored('acme', 'job1')).toEqual(r);
     expect(b.store.calls.filter((c) => c.op === 'save')).toEqual([{ op: 'save', key: 'acme.job1', revision: 1 }]);
     expect(a.storedRevision).toBe(2);
-    expect(b.publisher.types()).toEqual(['job.paused', 'transition']);
+    expect(b.publisher.types()).toEqual(['job.paused']);
   });
 
   it('a stopped actor answers not_found; a fenced-off one unavailable; neither writes', async () => {
@@ -284,7 +285,7 @@ describe('JobActor: reconciling after a failed write', () => {
     expect(a.storedRevision).toBe(stored.revision);
     expect(a.record).toEqual(stored.record);
     expect(b.dispatcher.sent.map((s) => s.req.executionId)).toEqual([slot(1)]);
-    expect(b.publisher.types()).toEqual(['transition', 'trigger.dispatched', 'transition']);
+    expect(b.publisher.types()).toEqual(['trigger.dispatched']);
     expect(b.log.lines.filter((l) => l.level === 'error')).toEqual([]);
     expect(storageLog).toEqual([]);
     // and the next write goes on from the adopted revision
@@ -345,7 +346,7 @@ describe('JobActor: reconciling after a failed write', () => {
     const stored = b.store.stored('acme', 'job1')!;
     expect(stored.outboxStep).toBe(41);
     // their events were replayed (published): not carried into the next record
-    expect(eventTypes(stored)).toEqual(['job.resumed', 'transition']);
+    expect(eventTypes(stored)).toEqual(['job.resumed']);
   });
 
   it('the key gone from the store (lost per-subject state): the last written record is created again with a warning, its revision adopted', async () => {
@@ -440,11 +441,12 @@ describe('JobActor: the outbox keeps what is not yet published', () => {
     const resumed = await a.send({ type: 'RESUME' });
     const ids = resumed.outbox.flatMap((e) => (e.kind === 'event' ? [e.event.id] : []));
     expect(ids.slice(0, pausedEvents.length)).toEqual(pausedEvents);
-    expect(eventTypes(resumed)).toEqual(['job.paused', 'transition', 'job.resumed', 'transition']);
+    expect(eventTypes(resumed)).toEqual(['job.paused', 'job.resumed']);
     expect(resumed.outboxStep).toBe(paused.outboxStep + 1);
     expect(b.store.stored('acme', 'job1')).toEqual(resumed);
     // only the step's own events are published again? no: all of the outbox (duplicates are dropped by id)
-    expect(b.publisher.calls.at(-1)!.events.map((e) => e.type)).toEqual(['job.paused', 'transition', 'job.resumed', 'transition']);
+    expect(b.publisher.calls.at(-1)!.events).toEqual(resumed.outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : [])));
+    expect(happened(b.publisher.calls.at(-1)!.events)).toEqual(['job.paused', 'job.resumed']);
   });
 
   it('carried events and a step without events of its own: the outbox is the carried events, at the new step', async () => {
@@ -559,7 +561,7 @@ describe('JobActor: faults', () => {
     flag.on = false;
     const r = await a.send({ type: 'PAUSE', reason: 'after' });
     expect(r.spec.paused).toBe(true);
-    expect(eventTypes(r)).toEqual(['job.paused', 'transition']);
+    expect(eventTypes(r)).toEqual(['job.paused']);
     expect(a.ref.getSnapshot().value).toBe('paused');
   });
 });
@@ -1014,7 +1016,7 @@ describe('JobActor: steps and the record it goes on from', () => {
     await a.recover({ replay: false });
     await a.send({ type: 'TICK' }); // nothing due
     const r = await a.send({ type: 'PAUSE', reason: null });
-    expect(eventTypes(r)).toEqual(['job.paused', 'transition']);
+    expect(eventTypes(r)).toEqual(['job.paused']);
     expect(r.outboxStep).toBe(2);
   });
 
@@ -1052,7 +1054,7 @@ describe('JobActor: steps and the record it goes on from', () => {
     await expect(a.send({ type: 'RUN_NOW', ignoreOverlap: false })).rejects.toMatchObject({ code: 'unavailable' });
     await flush();
     const r = await a.send({ type: 'RESUME' });
-    expect(eventTypes(r)).toEqual(['job.resumed', 'transition']);
+    expect(eventTypes(r)).toEqual(['job.resumed']);
   });
 
   it('of the last record\'s events only those still pending are carried into a step without events of its own', async () => {
