@@ -281,6 +281,14 @@ export type WireError = z.output<typeof wireErrorSchema>;
 const instantOrNull = wireInstantSchema.nullable();
 const trigger = z.enum(values(Trigger));
 
+/** A state change of a job's machine (SPEC §7): a `transition` event's data, or a lifecycle event's `data.transition`. */
+const transitionSchema = z.object({
+  from: z.enum(values(JobState)),
+  to: z.enum(values(JobState)),
+  event: z.string().meta({ description: 'the machine event that caused it' }),
+  via: z.array(z.enum(values(JobState))).optional().meta({ description: 'transient states passed, such as ["due"]' }),
+});
+
 /** The `data` of each event type. Open objects: more members may be added. */
 export const eventDataSchemas = {
   'job.created': z.object({ revision: z.number().int(), nextRunAt: instantOrNull }),
@@ -354,7 +362,7 @@ export const eventDataSchemas = {
   'execution.terminated': z.object({ scheduledAt: wireInstantSchema, trigger, forSlot: wireInstantSchema }),
   'backfill.started': z.object({ backfillId: z.string(), from: wireInstantSchema, to: wireInstantSchema, count, overlapPolicy: z.enum(values(BackfillPolicy)) }),
   'backfill.completed': z.object({ backfillId: z.string(), count }),
-  transition: z.object({ from: z.enum(values(JobState)), to: z.enum(values(JobState)), event: z.string() }),
+  transition: transitionSchema,
 } as const satisfies Record<EventType, z.ZodType>;
 
 const eventBase = {
@@ -376,7 +384,12 @@ function eventOf<T extends EventType>(type: T) {
         orchestratorId: z.string().min(1).meta({ description: 'the orchestrator token of the subject the completion came on' }),
         jobId: z.union([idSchema, z.literal('$invalid')]).meta({ description: '`$invalid` when the completion named no valid jobId' }),
       }),
-      data: eventDataSchemas[type],
+      data:
+        type === 'transition'
+          ? eventDataSchemas[type]
+          : (eventDataSchemas[type] as z.ZodObject).extend({
+              transition: transitionSchema.optional().meta({ description: 'the state change this event caused (SPEC §7), instead of a transition event' }),
+            }),
     })
     .meta({ title: type });
 }

@@ -81,6 +81,8 @@ export interface JobRecord {
   createdAt: number;
   updatedAt: number;
   state: JobState;
+  /** While in the transient `due` (never stored): the state the step started in, for its transition. */
+  dueFrom?: JobState;
   pausedReason: string | null;
   nextRunAt: number | null;
   lastScheduledAt: number | null;

@@ -68,11 +68,34 @@ export function derivedState(r: JobRecord): Exclude<JobState, 'due'> {
   return 'idle';
 }
 
-/** Records a state change of the machine (`transition` event) on entry into `to`. */
+/**
+ * Records a state change of the machine on entry into `to` (SPEC §7). Entering the transient `due`
+ * only remembers where the job came from; entering a resting state records the whole change of
+ * the step, `{from, to, event, via?}` (`via: ["due"]` when it passed through `due`), once: inside
+ * the step's last lifecycle event as `data.transition` when the step has one (the same input
+ * caused both), else as a `transition` event of its own. So a trigger costs one event, not three.
+ */
 export function enterState(r: Ctx, step: number, now: number, to: JobState, cause: string): Ctx {
-  if (r.state === to) return r;
-  const next = emitEvent(r, step, now, 'transition', { from: r.state, to, event: cause });
-  return { ...next, state: to };
+  if (to === 'due') return { ...r, state: 'due', dueFrom: r.state === 'due' ? (r.dueFrom ?? 'idle') : r.state };
+  const viaDue = r.state === 'due';
+  const from = viaDue ? (r.dueFrom ?? 'idle') : r.state;
+  const { dueFrom: _d, ...rest } = r;
+  const base: Ctx = viaDue ? { ...rest, state: r.state } : r;
+  if (from === to && !viaDue) return r;
+  const transition = { from, to, event: cause, ...(viaDue && { via: ['due'] }) };
+  const outbox = base.outboxStep === step ? base.outbox : [];
+  let last = -1;
+  for (let i = outbox.length - 1; i >= 0; i--) {
+    const e = outbox[i]!;
+    if (e.kind === 'event' && e.event.type !== 'transition') {
+      last = i;
+      break;
+    }
+  }
+  if (last < 0) return { ...emitEvent(base, step, now, 'transition', transition), state: to };
+  const carrier = outbox[last] as Extract<Effect, { kind: 'event' }>;
+  const carried: Effect = { kind: 'event', event: { ...carrier.event, data: { ...carrier.event.data, transition } } };
+  return { ...base, outbox: outbox.map((e, i) => (i === last ? carried : e)), state: to };
 }
 
 /**

@@ -126,9 +126,13 @@ describe('seed findings', () => {
     await acme.cmd('create', { jobId: 'late', schedule: { kind: 'once', at: new Date(Date.now() - 120_000).toISOString() }, target: { type: 'command', command: 'c' } });
     await acme.cmd('delete', { jobId: job });
 
-    for (const type of ['job.created', 'job.updated', 'job.paused', 'job.resumed', 'trigger.dispatched', 'execution.started', 'execution.completed', 'transition', 'job.deleted']) {
+    for (const type of ['job.created', 'job.updated', 'job.paused', 'job.resumed', 'trigger.dispatched', 'execution.started', 'execution.completed', 'job.deleted']) {
       await acme.waitEvent(type, (e) => e.jobId === job, 5_000);
     }
+    // every state change is in the trail: carried by the lifecycle event that caused it (SPEC §7)
+    expect(acme.eventsOf('job.paused', job)[0]!.data.transition).toMatchObject({ from: 'idle', to: 'paused', event: 'PAUSE' });
+    expect(acme.eventsOf('job.resumed', job)[0]!.data.transition).toMatchObject({ from: 'paused', to: 'idle', event: 'RESUME' });
+    expect(acme.eventsOf('execution.completed', job)[0]!.data.transition).toMatchObject({ to: 'idle', event: 'COMPLETED' });
     expect(acme.eventsOf('execution.completed', job)[0]).toMatchObject({ executionId: run.executionId, data: { status: 'failed', error: { message: 'boom' } } });
     const failed = await acme.waitEvent('trigger.failed', (e) => e.jobId === 'orphan');
     expect(failed.data).toMatchObject({ reason: 'rejected', detail: 'no capacity' });

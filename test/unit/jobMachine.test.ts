@@ -16,12 +16,12 @@ describe('job machine: firing and overlap', () => {
 
     const ev = d.tick(T0 + 10 * S + 7);
     expect(d.state).toBe('dispatched');
-    expect(types(ev)).toEqual(['transition', 'trigger.dispatched', 'transition']);
-    expect(ev[0]!.data).toEqual({ from: 'idle', to: 'due', event: 'TICK' });
-    expect(ev[2]!.data).toEqual({ from: 'due', to: 'dispatched', event: 'TICK' });
+    expect(types(ev)).toEqual(['trigger.dispatched', 'transition']);
+    // one state change, idle to dispatched through due, carried by the dispatch (SPEC §7)
+    expect(ev[0]!.data.transition).toEqual({ from: 'idle', to: 'dispatched', event: 'TICK', via: ['due'] });
     const id = slotExecutionId('inc1', T0 + 10 * S);
     expect(d.dispatchesOfLastStep()).toEqual([id]);
-    expect(ev[1]).toMatchObject({ executionId: id, data: { scheduledAt: iso(T0 + 10 * S), trigger: 'schedule', attempt: 1 } });
+    expect(ev[0]).toMatchObject({ executionId: id, data: { scheduledAt: iso(T0 + 10 * S), trigger: 'schedule', attempt: 1 } });
     expect(d.ctx.nextRunAt).toBe(T0 + 20 * S);
 
     expect(types(d.send({ type: 'DISPATCH_ACCEPTED', executionId: id }))).toEqual(['execution.started', 'transition']);
@@ -54,8 +54,8 @@ describe('job machine: firing and overlap', () => {
     const [id] = d.dispatchesOfLastStep();
     d.send({ type: 'DISPATCH_ACCEPTED', executionId: id! });
     const ev = d.tick(T0 + 20 * S);
-    expect(types(ev)).toEqual(['transition', 'trigger.skipped', 'transition']);
-    expect(ev[1]!.data).toMatchObject({ reason: 'overlap', scheduledAt: iso(T0 + 20 * S) });
+    expect(types(ev)).toEqual(['trigger.skipped', 'transition']);
+    expect(ev[0]!.data).toMatchObject({ reason: 'overlap', scheduledAt: iso(T0 + 20 * S), transition: { from: 'running', to: 'running', via: ['due'] } });
     expect(d.dispatchesOfLastStep()).toEqual([]);
     expect(d.state).toBe('running');
     expect(d.ctx.nextRunAt).toBe(T0 + 30 * S);
@@ -151,8 +151,10 @@ describe('job machine: misfires', () => {
   it('skip_missed dispatches nothing and moves to the first slot after now', () => {
     const d = new Driver(record({ misfirePolicy: 'skip_missed' }));
     const ev = d.tick(T0 + 3_600 * S + 1);
-    expect(types(ev)).toEqual(['transition', 'misfire.skipped', 'transition']);
-    expect(ev[1]!.data).toEqual({ missedCount: 360, firstMissedAt: iso(T0 + 10 * S), lastMissedAt: iso(T0 + 3_600 * S) });
+    expect(types(ev)).toEqual(['misfire.skipped', 'transition']);
+    const { transition, ...data } = ev[0]!.data;
+    expect(data).toEqual({ missedCount: 360, firstMissedAt: iso(T0 + 10 * S), lastMissedAt: iso(T0 + 3_600 * S) });
+    expect(transition).toEqual({ from: 'idle', to: 'idle', event: 'TICK', via: ['due'] });
     expect(d.dispatchesOfLastStep()).toEqual([]);
     expect(d.ctx.nextRunAt).toBe(T0 + 3_610 * S);
     expect(d.state).toBe('idle');

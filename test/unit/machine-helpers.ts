@@ -72,4 +72,17 @@ export class Driver {
   }
 }
 
-export const types = (events: AuditEvent[]): string[] => events.map((e) => e.type);
+/**
+ * The types of a step's events, a state change carried by a lifecycle event (`data.transition`,
+ * SPEC §7) written as a `transition` after it: what the trail says happened, in order.
+ */
+export const types = (events: AuditEvent[]): string[] => events.flatMap((e) => (e.type !== 'transition' && e.data.transition !== undefined ? [e.type, 'transition'] : [e.type]));
+
+/** Every state change of a step, carried or not, each step through a transient state apart (`idle>due`, `due>dispatched`). */
+export const stateChanges = (events: AuditEvent[]): { from: string; to: string; event: string }[] =>
+  events.flatMap((e) => {
+    const t = (e.type === 'transition' ? e.data : e.data.transition) as { from: string; to: string; event: string; via?: string[] } | undefined;
+    if (t === undefined) return [];
+    const path = [t.from, ...(t.via ?? []), t.to];
+    return path.slice(1).map((to, i) => ({ from: path[i]!, to, event: t.event }));
+  });

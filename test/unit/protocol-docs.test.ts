@@ -17,7 +17,7 @@ import {
 } from '../../src/contract/messages.js';
 import type { AuditEvent } from '../../src/core/record.js';
 import { toView, type JobView } from '../../src/core/view.js';
-import { emitEvent } from '../../src/machines/jobLogic.js';
+import { emitEvent, enterState } from '../../src/machines/jobLogic.js';
 import { Watchdog } from '../../src/runtime/watchdog.js';
 import type { DispatchRequest } from '../../src/transport/dispatcher.js';
 import { commandEndpoints, commandSchemaFiles } from '../../src/transport/discovery.js';
@@ -113,6 +113,8 @@ function realEvents(): AuditEvent[] {
   const [second] = bf.dispatchesOfLastStep();
   take(bf.send({ type: 'COMPLETED', executionId: second!, status: 'succeeded' })); // backfill.completed
 
+  // a state change with no lifecycle event in its step is a `transition` event of its own
+  take(enterState(d.ctx, 997, T0, 'paused', 'PAUSE').outbox.flatMap((e) => (e.kind === 'event' ? [e.event] : [])));
   // the watchdog's event for a stalled job (its publish is called synchronously by scan)
   const stalled = record({ misfireGraceMs: 1000 });
   void new Watchdog({ records: () => [stalled], now: () => T0 + 60 * S, publish: async (evs) => void take(evs), replicaId: () => 'replica-1' }).scan();
@@ -285,7 +287,8 @@ describe('message schemas (src/contract/messages.ts) match what the scheduler se
       const json = JSON.parse(JSON.stringify(e)) as AuditEvent;
       const r = auditEventSchema.safeParse(json);
       expect(r.success, `${e.type}: ${JSON.stringify(r.error?.issues)} in ${JSON.stringify(json)}`).toBe(true);
-      const documented = keysOf(eventDataSchemas[e.type]);
+      // every lifecycle event may carry the state change it caused (`data.transition`, SPEC §7)
+      const documented = [...keysOf(eventDataSchemas[e.type]), ...(e.type === 'transition' ? [] : ['transition'])];
       expect(Object.keys(json.data).filter((k) => !documented.includes(k)), e.type).toEqual([]);
     }
     // an event whose data does not fit its type is refused

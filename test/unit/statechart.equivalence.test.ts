@@ -180,8 +180,16 @@ function randomDelay(rnd: () => number): number {
   return Math.floor(rnd() * 6 * 3_600 * S);
 }
 
-const transitions = (r: JobRecord, step: number): AuditEvent[] =>
-  r.outboxStep === step ? r.outbox.flatMap((e) => (e.kind === 'event' && e.event.type === 'transition' ? [e.event] : [])) : [];
+/** The state changes of a step (SPEC §7): `transition` events, and `data.transition` of lifecycle events. */
+const transitions = (r: JobRecord, step: number): { data: Record<string, unknown> }[] =>
+  r.outboxStep === step
+    ? r.outbox.flatMap((e) => {
+        if (e.kind !== 'event') return [];
+        if (e.event.type === 'transition') return [{ data: e.event.data }];
+        const t = e.event.data.transition as Record<string, unknown> | undefined;
+        return t === undefined ? [] : [{ data: t }];
+      })
+    : [];
 
 describe('the statechart behaves exactly as the machine it replaced', () => {
   const SEQUENCES = 300;

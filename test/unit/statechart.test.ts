@@ -5,7 +5,7 @@ import { slotExecutionId } from '../../src/contract/ids.js';
 import type { AuditEvent, JobRecord } from '../../src/core/record.js';
 import { toMermaid } from '../../src/cli/mermaid.js';
 import { jobMachine } from '../../src/machines/jobMachine.js';
-import { Driver, LIMITS, record, T0, types } from './machine-helpers.js';
+import { Driver, LIMITS, record, T0, types, stateChanges } from './machine-helpers.js';
 
 /*
  * The job machine as a statechart: for each state, the events it handles and where they go
@@ -15,12 +15,11 @@ import { Driver, LIMITS, record, T0, types } from './machine-helpers.js';
 const S = 1000;
 const slot = (k: number): string => slotExecutionId('inc1', T0 + k * 10 * S);
 
-/** The `transition` events of a step, as `from>to`. */
-const trail = (events: AuditEvent[]): string[] =>
-  events.filter((e) => e.type === 'transition').map((e) => `${String(e.data.from)}>${String(e.data.to)}`);
+/** The state changes of a step (`transition` events and `data.transition`), as `from>to`, each step through `due` apart. */
+const trail = (events: AuditEvent[]): string[] => stateChanges(events).map((t) => `${t.from}>${t.to}`);
 
-/** Every `transition` event names the event that caused it. */
-const causes = (events: AuditEvent[]): string[] => [...new Set(events.filter((e) => e.type === 'transition').map((e) => String(e.data.event)))];
+/** Every state change names the event that caused it. */
+const causes = (events: AuditEvent[]): string[] => [...new Set(stateChanges(events).map((t) => t.event))];
 
 type Body = Parameters<typeof record>[0];
 
@@ -91,41 +90,41 @@ describe('due: transient, the misfire and overlap policies', () => {
   it('nothing active: the slot fires (trigger schedule)', () => {
     const d = inIdle();
     const ev = d.tick(T0 + 10 * S);
-    expect(types(ev)).toEqual(['transition', 'trigger.dispatched', 'transition']);
-    expect(ev[1]!.data).toMatchObject({ trigger: 'schedule' });
+    expect(types(ev)).toEqual(['trigger.dispatched', 'transition']);
+    expect(ev[0]!.data).toMatchObject({ trigger: 'schedule' });
   });
 
   it('[skipMissed]: a misfire under skip_missed counts the slots, dispatches none, back to idle', () => {
     const d = inIdle({ misfirePolicy: 'skip_missed' });
     const ev = d.tick(T0 + 600 * S);
-    expect(types(ev)).toEqual(['transition', 'misfire.skipped', 'transition']);
+    expect(types(ev)).toEqual(['misfire.skipped', 'transition']);
     expect(trail(ev)).toEqual(['idle>due', 'due>idle']);
   });
 
   it('a misfire under fire_once_on_recovery fires the latest missed slot through the overlap policy', () => {
     const d = inIdle();
     const ev = d.tick(T0 + 600 * S + 1);
-    expect(types(ev)).toEqual(['transition', 'misfire.fired_once', 'trigger.dispatched', 'transition']);
-    expect(ev[2]).toMatchObject({ executionId: slot(60), data: { trigger: 'misfire_recovery' } });
+    expect(types(ev)).toEqual(['misfire.fired_once', 'trigger.dispatched', 'transition']);
+    expect(ev[1]).toMatchObject({ executionId: slot(60), data: { trigger: 'misfire_recovery' } });
     const late = d.tick(T0 + 1_200 * S + 1);
-    expect(types(late)).toEqual(['transition', 'misfire.fired_once', 'trigger.skipped', 'transition']);
+    expect(types(late)).toEqual(['misfire.fired_once', 'trigger.skipped', 'transition']);
     expect(trail(late)).toEqual(['dispatched>due', 'due>dispatched']);
   });
 
   it('[overlapSkip] back to running; [overlapBuffer] back to dispatched; [allowOverlap] dispatches beside the running one', () => {
     const skip = inRunning({ overlapPolicy: 'skip' });
     const s = skip.tick(T0 + 20 * S);
-    expect(types(s)).toEqual(['transition', 'trigger.skipped', 'transition']);
+    expect(types(s)).toEqual(['trigger.skipped', 'transition']);
     expect(trail(s)).toEqual(['running>due', 'due>running']);
 
     const buffer = inDispatched({ overlapPolicy: 'buffer_one' });
     const b = buffer.tick(T0 + 20 * S);
-    expect(types(b)).toEqual(['transition', 'trigger.buffered', 'transition']);
+    expect(types(b)).toEqual(['trigger.buffered', 'transition']);
     expect(trail(b)).toEqual(['dispatched>due', 'due>dispatched']);
 
     const allow = inRunning({ allowOverlap: true });
     const a = allow.tick(T0 + 20 * S);
-    expect(types(a)).toEqual(['transition', 'trigger.dispatched', 'transition']);
+    expect(types(a)).toEqual(['trigger.dispatched', 'transition']);
     expect(trail(a)).toEqual(['running>due', 'due>running']);
     expect(allow.ctx.active.map((x) => x.state)).toEqual(['running', 'dispatched']);
   });
@@ -133,7 +132,7 @@ describe('due: transient, the misfire and overlap policies', () => {
   it('a timeout in the same TICK is applied first: the slot then fires (due left for dispatched)', () => {
     const d = inRunning({ maxRuntimeMs: 10 * S });
     const ev = d.tick(T0 + 20 * S);
-    expect(types(ev)).toEqual(['execution.timed_out', 'transition', 'trigger.dispatched', 'transition']);
+    expect(types(ev)).toEqual(['execution.timed_out', 'trigger.dispatched', 'transition']);
     expect(trail(ev)).toEqual(['running>due', 'due>dispatched']);
   });
 });
