@@ -5,7 +5,7 @@
  *
  *   --quick      smaller sizes and shorter windows (same code paths); under a minute
  *   --only=LIST  figures to run (1 ceiling, 2,3 load, 4,5 scale and recovery, 5b downtime ratio alone, 6 next slot, 7 failover,
- *               9 the load of figure 2 on BullMQ job schedulers side by side: needs redis-server, skipped without)
+ *               8 explain with 100,000 jobs and a day of events, 9 the load of figure 2 on BullMQ job schedulers side by side: needs redis-server, skipped without)
  *   --cpu-prof   run every scheduler under `node --cpu-prof`; profiles and their top functions
  *                land in bench/.profiles/<figure>/
  *   --heap-snapshot  figure 4 takes a V8 heap snapshot of the scheduler after creating its jobs
@@ -16,6 +16,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bullmqSideBySide } from './figures/bullmq.js';
+import { explainCost } from './figures/explain.js';
 import { ceiling } from './figures/ceiling.js';
 import { failover } from './figures/failover.js';
 import { load } from './figures/load.js';
@@ -42,6 +43,7 @@ const FIGURES: Figure[] = [
   { ids: ['5', '5b'], run: downtimeRatio },
   { ids: ['6'], run: nextSlot },
   { ids: ['7'], run: failover },
+  { ids: ['8'], run: explainCost },
   { ids: ['9'], run: bullmqSideBySide },
 ];
 
@@ -57,7 +59,7 @@ function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; 
     else if (a.startsWith('--only=')) only = new Set(a.slice(7).split(','));
     else if (a.startsWith('--root=')) process.env.BENCH_ROOT = path.resolve(a.slice(7));
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--only=1,2,3,4,5,5b,6,7,9] [--cpu-prof] [--heap-snapshot] [--root=DIR]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--only=1,2,3,4,5,5b,6,7,8,9] [--cpu-prof] [--heap-snapshot] [--root=DIR]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
