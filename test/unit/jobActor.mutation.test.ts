@@ -151,6 +151,8 @@ describe('JobActor: recover', () => {
     await a.recover();
     expect(b.log.find('job record was deleted by an earlier write; job stopped')).toMatchObject({ level: 'warn', obj: { job: 'acme.job1', revision: 9 } });
     expect(b.log.find('recovery tick failed')).toBeUndefined();
+    expect(b.publisher.types()).not.toContain('trigger.dispatched');
+    expect(b.dispatcher.sent).toEqual([]);
     expect(b.timers.size).toBe(0);
     await expect(a.send({ type: 'TICK' })).rejects.toMatchObject({ code: 'not_found' });
   });
@@ -201,6 +203,7 @@ describe('JobActor: applying an event', () => {
     const err = await reject(a.send({ type: 'PAUSE', reason: null }));
     expect(err).toMatchObject({ code: 'unavailable', message: 'storage unavailable' });
     expect((err.cause as SchedulerError).message).toBe('lease lost');
+    expect((err.cause as SchedulerError).code).toBe('unavailable');
     expect(b.store.writes()).toBe(0);
     expect(a.record.spec.paused).toBe(false);
     expect(b.dispatcher.sent).toEqual([]);
@@ -314,6 +317,10 @@ describe('JobActor: reconciling after a failed write', () => {
     expect(a.record.lastScheduledAt).toBeNull();
     expect(a.storedRevision).toBe(1);
     expect(b.dispatcher.sent).toEqual([]);
+    // no answer is not a lost key: nothing is created; a failed write from the timer is not warned (the storage log's)
+    expect(b.store.writes('create')).toBe(0);
+    expect(b.log.find('job record missing from the store; writing the last known state again')).toBeUndefined();
+    expect(b.log.find('tick failed')).toBeUndefined();
     await advance(b, S - 1);
     expect(b.store.writes('save')).toBe(1);
     await advance(b, 1);
@@ -801,6 +808,19 @@ describe('JobActor: dispatch retries', () => {
     a.wake();
     await flush();
     expect(b.log.find('tick failed')).toMatchObject({ level: 'warn', obj: { job: 'acme.job1' } });
+  });
+
+  it('an actor stopped right after its wake-up logs nothing about the attempt and the TICK it had queued', async () => {
+    const b = bed(T0 + 10 * S);
+    b.dispatcher.auto = failing('timeout');
+    const a = load(b, record({ dispatchRetry: { attempts: 2, backoffMs: 1_000 } }));
+    await a.recover({ replay: false });
+    await flush();
+    b.clock.advance(S); // the retry is due: wake() queues DISPATCH_ATTEMPT and TICK
+    a.stop();
+    await flush();
+    expect(b.dispatcher.attempts()).toEqual([[slot(1), 1]]);
+    expect(b.log.lines).toEqual([]);
   });
 
   it('a stopped or fenced-off actor ignores its wake-up', async () => {

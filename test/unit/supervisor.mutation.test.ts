@@ -406,7 +406,7 @@ describe('Supervisor: run_now', () => {
     const s = sup(b);
     adopt(b, s, 'j1');
     const big = { blob: 'x'.repeat(LIMITS.maxInputBytes) };
-    expect(await wire(s.runNow({ jobId: 'j1', inputs: big }))).toMatchObject({ code: 'limit_exceeded' });
+    expect(await wire(s.runNow({ jobId: 'j1', inputs: big }))).toMatchObject({ code: 'limit_exceeded', message: expect.stringMatching(/^inputs is \d+ bytes/), details: [{ path: 'inputs', message: `at most ${LIMITS.maxInputBytes} bytes` }] });
     expect(b.store.calls).toEqual([]);
     // an unknown job with inputs over the limit: the size is checked first
     expect(await wire(s.runNow({ jobId: 'nope', inputs: big }))).toMatchObject({ code: 'limit_exceeded' });
