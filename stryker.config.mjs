@@ -5,7 +5,9 @@ export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts' },
   // The logic that decides what happens: slot arithmetic, the job machine and its pure logic,
-  // spec normalisation, the wire schemas and ids, the timer heap and the rate limiter.
+  // spec normalisation, the wire schemas and ids, the timer heap and the rate limiter; and the
+  // actors that carry its decisions out (the job actor's write/publish/dispatch/timer shell and
+  // the supervisor's command paths), tested with in-memory fakes and a manual clock.
   mutate: [
     'src/schedule/**/*.ts',
     'src/machines/*.ts',
@@ -13,6 +15,8 @@ export default {
     'src/contract/schemas.ts',
     'src/contract/ids.ts',
     'src/actors/timerQueue.ts',
+    'src/actors/jobActor.ts',
+    'src/actors/supervisor.ts',
     'src/runtime/rateLimit.ts',
   ],
   // Only what the unit tests need is copied into the sandbox.
