@@ -558,7 +558,10 @@ the answer). With --json, the scheduler's reply (one per line with --last).`)
           throw new ConnectError(`no lease bucket ${g.prefix}_leases: is a scheduler with prefix "${g.prefix}" running?`);
         });
         const owners = new Map<string, string[]>();
-        for await (const key of await kv.keys()) {
+        // the listing follows the bucket while it is read: a lease renewed meanwhile comes again
+        const keys = new Set<string>();
+        for await (const key of await kv.keys()) keys.add(key);
+        for (const key of keys) {
           if (key.startsWith('_replicas.')) {
             const id = key.slice('_replicas.'.length);
             if (!owners.has(id)) owners.set(id, []);

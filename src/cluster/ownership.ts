@@ -71,9 +71,14 @@ export class Ownership {
     return this.balancing;
   }
 
-  /** The owner of `o` once one appears within a few rebalancing passes, or null. */
+  /**
+   * The owner of `o` once one appears, or null. It waits up to a lease TTL: the replica under its
+   * share may be slow to take it (loading its jobs on a busy machine took more than the few
+   * rebalancing passes this used to wait, and this replica then took it back, to hand it over
+   * again); one that died stops counting as live within the TTL.
+   */
   private async awaitOwner(o: string): Promise<string | null> {
-    const end = Date.now() + 5 * this.balanceEveryMs;
+    const end = Date.now() + Math.max(5 * this.balanceEveryMs, this.ports.leaseTtlMs);
     while (Date.now() < end && !this.ports.stopping()) {
       await new Promise((r) => setTimeout(r, 50));
       const owner = await this.leases.ownerOf(o).catch(() => null);
