@@ -20,6 +20,9 @@ export interface SupervisorLimits extends SpecLimits {
   maxBackfill?: number;
 }
 
+/** How far before a slot `explain` starts reading the trail: the clock difference it tolerates. */
+export const EXPLAIN_CLOCK_MARGIN_MS = 5_000;
+
 export const newId = (): string => randomBytes(12).toString('base64url');
 
 export { commandSchemas, type CommandBody };
@@ -241,8 +244,10 @@ export class Supervisor {
     try {
       const [history, events] = await Promise.all([
         this.historyAt(trail, jobId, plan.slot),
-        // events are published at or after their slot; a minute of margin for clocks that differ
-        trail.read({ orchestratorId: o, jobId, types: SLOT_TYPES, from: plan.slot - 60_000, limit: 10_000, until: settled }),
+        // events are stored at or after their slot (stream time); a few seconds of margin for
+        // clocks that differ. The server skips every other job's events from there on, so the
+        // margin is what this read costs beyond the job's own events.
+        trail.read({ orchestratorId: o, jobId, types: SLOT_TYPES, from: plan.slot - EXPLAIN_CLOCK_MARGIN_MS, limit: 10_000, until: settled }),
       ]);
       return explainSlot(r, plan.slot, history, events);
     } catch (err) {
