@@ -11,6 +11,8 @@ export default {
   mutate: [
     'src/schedule/**/*.ts',
     'src/machines/*.ts',
+    // drawing helpers (read the definition for schedctl and the console), not decisions
+    '!src/machines/definition.ts',
     'src/core/spec.ts',
     'src/contract/schemas.ts',
     'src/contract/ids.ts',

@@ -1,22 +1,5 @@
 import type { AnyStateMachine } from 'xstate';
-
-/** The parts of an XState v5 state node read here (as in src/cli/mermaid.ts). */
-interface NodeLike {
-  key: string;
-  path: string[];
-  type: string;
-  description?: string | undefined;
-  states: Record<string, NodeLike>;
-  transitions: Map<string, TransitionLike[]>;
-  always?: TransitionLike[] | undefined;
-  initial: { target: readonly NodeLike[] };
-}
-
-interface TransitionLike {
-  target?: readonly NodeLike[] | undefined;
-  guard?: unknown;
-  eventType: string;
-}
+import { isTransient, label, restingLeaves, type NodeLike, type TransitionLike } from '../machines/definition.js';
 
 /** One state of the chart: `id` is its path joined by `.` (`due.fired`), as `transition` events name states. */
 export interface ChartState {
@@ -45,41 +28,7 @@ export interface MachineChart {
   edges: ChartEdge[];
 }
 
-function guardLabel(g: unknown): string {
-  if (typeof g === 'string') return g;
-  if (typeof g === 'function') {
-    const inner = (g as { guards?: unknown }).guards;
-    if (Array.isArray(inner) && (g.name === 'and' || g.name === 'or' || g.name === 'not')) {
-      if (g.name === 'not') return `!${guardLabel(inner[0])}`;
-      return inner.map(guardLabel).join(g.name === 'and' ? ' && ' : ' || ');
-    }
-    return g.name || 'guard';
-  }
-  if (g !== null && typeof g === 'object' && 'type' in g) {
-    const { type, params } = g as { type: unknown; params?: unknown };
-    const args = params && typeof params === 'object' ? Object.values(params).map(String).join(', ') : '';
-    return args ? `${String(type)}(${args})` : String(type);
-  }
-  return 'guard';
-}
-
-const eventName = (t: TransitionLike): string => {
-  const after = /^xstate\.after\.(\d+)\./.exec(t.eventType);
-  if (after) return `after ${after[1]}ms`;
-  return t.eventType === '' ? 'always' : t.eventType;
-};
-
 const idOf = (n: NodeLike): string => n.path.join('.');
-const isTransient = (n: NodeLike): boolean => (n.always?.length ?? 0) > 0;
-
-/** Atomic descendants that rest (not final, not transient): where a parent's event handlers apply. */
-function restingLeaves(n: NodeLike): NodeLike[] {
-  if (isTransient(n)) return [];
-  const children = Object.values(n.states);
-  if (children.length === 0) return n.type === 'final' ? [] : [n];
-  return children.flatMap(restingLeaves);
-}
-
 /**
  * The statechart of a machine as data for the console to draw: every state (compound ones with
  * their children) and every transition that changes state, walked from the machine's own
@@ -89,20 +38,18 @@ export function machineChart(machine: AnyStateMachine): MachineChart {
   const root = machine.root as unknown as NodeLike;
   const states: ChartState[] = [];
   const edges = new Map<string, ChartEdge>();
-  const addEdge = (from: NodeLike, to: NodeLike, label: string): void => {
+  const addEdge = (from: NodeLike, to: NodeLike, text: string): void => {
     const k = `${idOf(from)}->${idOf(to)}`;
     let e = edges.get(k);
     if (!e) edges.set(k, (e = { from: idOf(from), to: idOf(to), labels: [] }));
-    if (!e.labels.includes(label)) e.labels.push(label);
+    if (!e.labels.includes(text)) e.labels.push(text);
   };
   const transitionsOf = (n: NodeLike): TransitionLike[][] => [...n.transitions.values(), ...(n.always?.length ? [n.always] : [])];
   const walkEdges = (src: NodeLike, from: NodeLike[]): void => {
     for (const group of transitionsOf(src)) {
-      for (const [i, t] of group.entries()) {
-        const guarded = t.guard !== undefined && t.guard !== null;
-        const fallback = !guarded && group.slice(0, i).some((s) => s.guard !== undefined && s.guard !== null);
-        const label = guarded ? `${eventName(t)} [${guardLabel(t.guard)}]` : fallback ? `${eventName(t)} [else]` : eventName(t);
-        for (const to of t.target ?? []) for (const f of from) if (from.length === 1 || f !== to) addEdge(f, to, label);
+      for (const t of group) {
+        const text = label(t, group);
+        for (const to of t.target ?? []) for (const f of from) if (from.length === 1 || f !== to) addEdge(f, to, text);
       }
     }
   };
