@@ -1,3 +1,20 @@
+// The types of what the scheduler serves, from their single sources (erased by esbuild)
+export type { JobView, PreviewResult } from '../../contract/messages.js';
+export type { ChartEdge, ChartState, MachineChart } from '../machine.js';
+import type { JobView, PreviewResult } from '../../contract/messages.js';
+import type { MachineChart } from '../machine.js';
+/** An audit event as published (SPEC §7): the shape of `AuditEvent` in src/core/record.ts, whose module the browser cannot load. */
+export interface AuditEvent {
+  id: string;
+  type: string;
+  at: string;
+  orchestratorId: string;
+  jobId: string;
+  executionId?: string;
+  data: Record<string, unknown>;
+}
+/** One slot of `preview`. */
+export type Run = PreviewResult['runs'][number];
 /** The console's JSON API (src/console/server.ts), with the token in an Authorization header (never a cookie). */
 
 const TOKEN_KEY = 'nats-scheduler-console-token';
@@ -63,50 +80,8 @@ const enc = encodeURIComponent;
 export const jobPath = (o: string, jobId: string): string => `/console/api/o/${enc(o)}/jobs/${enc(jobId)}`;
 export const jobsPath = (o: string): string => `/console/api/o/${enc(o)}/jobs`;
 
-export interface JobView {
-  orchestratorId: string;
-  jobId: string;
-  name?: string | null;
-  labels: Record<string, string>;
-  schedule: { kind: 'cron'; expression: string; timezone: string } | { kind: 'interval'; every: number } | { kind: 'once'; at: string };
-  startAt: string | null;
-  endAt: string | null;
-  target: Record<string, unknown>;
-  overlapPolicy: string;
-  misfirePolicy: string;
-  state: string;
-  paused: boolean;
-  pausedReason?: string | null;
-  nextRunAt: string | null;
-  nextRuns?: string[];
-  lastScheduledAt: string | null;
-  lastFiredAt: string | null;
-  lastResult: { executionId: string; status: string; at: string } | null;
-  activeExecutions: { executionId: string; scheduledAt: string; trigger: string; state: string; dispatchedAt: string; deadlineAt: string; cancelRequested?: boolean }[];
-  bufferedSlots?: number;
-  counters: Record<string, number>;
-  revision: number;
-  createdAt: string;
-  updatedAt: string;
-  [k: string]: unknown;
-}
 
-export interface AuditEvent {
-  id: string;
-  type: string;
-  at: string;
-  orchestratorId: string;
-  jobId: string;
-  executionId?: string;
-  data: Record<string, unknown>;
-}
 
-export interface Run {
-  at: string;
-  local: string;
-  offset: string;
-  note?: string;
-}
 
 export interface Who {
   readOnly: boolean;
@@ -114,19 +89,4 @@ export interface Who {
   scope: '*' | string[] | null;
 }
 
-export interface ChartState {
-  id: string;
-  key: string;
-  parent: string | null;
-  transient: boolean;
-  final: boolean;
-  compound: boolean;
-  initial: boolean;
-  description: string | null;
-}
 
-export interface MachineChart {
-  id: string;
-  states: ChartState[];
-  edges: { from: string; to: string; labels: string[] }[];
-}
