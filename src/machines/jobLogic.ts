@@ -119,12 +119,23 @@ export const isSlotDue = (r: JobRecord, now: number): boolean =>
  * fired later than `misfireGraceMs` after its instant (`firesAt`, the slot plus its jitter).
  * False when nothing is due.
  */
-export function isMisfire(r: JobRecord, now: number): boolean {
+export const isMisfire = (r: JobRecord, now: number): boolean => dueAt(r, now).kind === 'misfire';
+
+/**
+ * What is due at `now`, computed once per firing: nothing; the slot `nextRunAt` on time, with the
+ * slot after it (`next`: with a jitter it may have passed already, and comes next at its own
+ * `firesAt`); or a misfire (see `isMisfire`).
+ */
+export type Due = { kind: 'none' } | { kind: 'on_time'; slot: number; next: number | null } | { kind: 'misfire'; first: number };
+const NOTHING_DUE: Due = { kind: 'none' };
+export function dueAt(r: JobRecord, now: number): Due {
   const first = r.nextRunAt;
-  if (first === null || now < firesAt(r, first)) return false;
-  if (now - firesAt(r, first) > r.spec.misfireGraceMs) return true;
-  const second = scheduleOf(r.spec, r.anchorAt).nextAfter(first);
-  return second !== null && firesAt(r, second) <= now;
+  if (first === null || r.spec.paused) return NOTHING_DUE;
+  const at = firesAt(r, first);
+  if (now < at) return NOTHING_DUE;
+  if (now - at > r.spec.misfireGraceMs) return { kind: 'misfire', first };
+  const next = scheduleOf(r.spec, r.anchorAt).nextAfter(first);
+  return next !== null && firesAt(r, next) <= now ? { kind: 'misfire', first } : { kind: 'on_time', slot: first, next };
 }
 
 /** Whether the slots due at `now` are a misfire that the policy skips (`skip_missed`: nothing fires). */
@@ -333,14 +344,14 @@ function terminate(r: Ctx, step: number, now: number, a: ActiveExecution, forSlo
  * The slot that fires gets `overlap` (by default what the overlap policy decides for this record).
  */
 export function fireDue(r: Ctx, step: number, now: number, overlap: OverlapDecision = overlapDecision(r)): Ctx {
-  const first = r.nextRunAt;
-  if (first === null || !isSlotDue(r, now)) return r;
-  const schedule = scheduleOf(r.spec, r.anchorAt);
-  if (!isMisfire(r, now)) {
-    // with a jitter, the next slot may already have passed: it comes next, at its own `firesAt`
-    const next: Ctx = { ...r, nextRunAt: nextSlot(r, schedule, first), lastScheduledAt: first };
-    return fireSlot(next, step, now, first, 'schedule', overlap);
+  const due = dueAt(r, now);
+  if (due.kind === 'none') return r;
+  if (due.kind === 'on_time') {
+    const next: Ctx = { ...r, nextRunAt: r.remainingRuns === 0 ? null : due.next, lastScheduledAt: due.slot };
+    return fireSlot(next, step, now, due.slot, 'schedule', overlap);
   }
+  const first = due.first;
+  const schedule = scheduleOf(r.spec, r.anchorAt);
   const range = schedule.slotsBetween(first, now);
   const last = range.last ?? first;
   let next: Ctx = { ...r, nextRunAt: nextSlot(r, schedule, now), lastScheduledAt: last };
