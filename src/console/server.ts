@@ -11,7 +11,8 @@ import { jobMachine } from '../machines/jobMachine.js';
 import { previewRuns } from '../schedule/preview.js';
 import { authenticate, mayActOn, type Caller, type ConsoleToken } from './auth.js';
 import { machineChart, type MachineChart } from './machine.js';
-import { OrchestratorList, readJobTrail } from './trail.js';
+import { OrchestratorList } from './trail.js';
+import { JetStreamTrail } from '../transport/trail.js';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const STATES = new Set(['idle', 'due', 'dispatched', 'running', 'paused']);
@@ -150,7 +151,7 @@ export function createConsole(opts: ConsoleOptions): ConsoleHandler {
   const { nc, prefix, tokens, log } = opts;
   const js = jetstream(nc);
   const orchestrators = new OrchestratorList(js, `${prefix}_orchestrators`);
-  const stream = `${prefix}_EVENTS`;
+  const trail = new JetStreamTrail(js, prefix, `${prefix}_EVENTS`);
   const timeout = opts.requestTimeoutMs ?? 10_000;
   const assetsDir = opts.assetsDir ?? defaultAssetsDir();
   let assets: Map<string, Asset> | null = null;
@@ -332,7 +333,7 @@ export function createConsole(opts: ConsoleOptions): ConsoleHandler {
     const from = q.get('from') ? Date.parse(q.get('from')!) : to - DAY;
     if (Number.isNaN(from) || Number.isNaN(to) || from >= to) throw new HttpError(400, 'invalid_request', 'from and to must be ISO instants, from before to');
     if (to - from > MAX_RANGE) throw new HttpError(400, 'invalid_request', 'a timeline covers at most 31 days');
-    const page = await readJobTrail(js, stream, prefix, o, jobId, from, to, MAX_TRAIL_EVENTS);
+    const page = await trail.page({ orchestratorId: o, jobId, from, to, limit: MAX_TRAIL_EVENTS });
     return { ok: true, from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...page };
   };
 

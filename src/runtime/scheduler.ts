@@ -198,7 +198,7 @@ export class Scheduler {
       publisher: this.publisher,
       dispatcher: this.dispatcher,
       canceller: new CancelSender(nc, this.names.prefix, log),
-      trail: new JetStreamTrail(js, jsm, this.names.prefix, this.names.eventsStream),
+      trail: new JetStreamTrail(js, this.names.prefix, this.names.eventsStream),
       maxBuffered: config.SCHED_MAX_BUFFERED,
       timers: this.timers,
       clock,

@@ -9,12 +9,20 @@ export interface TrailQuery {
   types?: readonly string[];
   /** Read from this instant on (the stream's own timestamp); from the oldest retained when absent. */
   from?: number;
+  /** Stop at the first event the stream stored after this instant. */
+  to?: number;
   /** Stop after this many events, or as soon as `until` says so. */
   limit: number;
   until?: (e: AuditEvent) => boolean;
 }
 
 /** Reads a job's audit trail (a port: the scheduler's is JetStream, tests may use a list). */
+/** One read of a job's trail, and whether `limit` stopped it before the end (or `to`). */
+export interface TrailPage {
+  events: AuditEvent[];
+  truncated: boolean;
+}
+
 export interface TrailReader {
   read(q: TrailQuery): Promise<AuditEvent[]>;
   /** The last event of one type of the job (null: none retained): one direct read, no consumer. */
@@ -30,15 +38,17 @@ export interface TrailReader {
  * reads each type's subject, all at once, merged in stream order.
  */
 export class JetStreamTrail implements TrailReader {
+  private jsm: Promise<JetStreamManager> | null = null;
+
   constructor(
     private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
     private readonly prefix: string,
     private readonly stream: string,
   ) {}
 
   async last(orchestratorId: string, jobId: string, type: string): Promise<AuditEvent | null> {
-    const m = await this.jsm.streams
+    this.jsm ??= this.js.jetstreamManager(false);
+    const m = await (await this.jsm).streams
       .getMessage(this.stream, { last_by_subj: `${this.prefix}.${orchestratorId}.events.${jobId}.${type}` })
       .catch((err: unknown) => {
         // no message on that subject (JetStream's "no message found")
@@ -50,38 +60,48 @@ export class JetStreamTrail implements TrailReader {
 
   async read(q: TrailQuery): Promise<AuditEvent[]> {
     const base = `${this.prefix}.${q.orchestratorId}.events.${q.jobId}`;
-    if (q.types === undefined || q.until !== undefined) {
-      const wanted = q.types === undefined ? null : new Set(q.types);
-      return (await this.readSubject(`${base}.>`, q, wanted)).map((x) => x.e);
-    }
+    if (q.types === undefined || q.until !== undefined) return (await this.page(q)).events;
     const parts = await Promise.all(q.types.map((t) => this.readSubject(`${base}.${t}`, q, null)));
     return parts
-      .flat()
+      .flatMap((p) => p.items)
       .sort((a, b) => a.seq - b.seq)
       .slice(0, q.limit)
       .map((x) => x.e);
   }
 
-  private async readSubject(subject: string, q: TrailQuery, wanted: Set<string> | null): Promise<{ seq: number; e: AuditEvent }[]> {
+  /** The job's events in one pass over its whole subject tree, in order (the types asked for, if any). */
+  async page(q: TrailQuery): Promise<TrailPage> {
+    const wanted = q.types === undefined ? null : new Set(q.types);
+    const { items, truncated } = await this.readSubject(`${this.prefix}.${q.orchestratorId}.events.${q.jobId}.>`, q, wanted);
+    return { events: items.map((x) => x.e), truncated };
+  }
+
+  private async readSubject(subject: string, q: TrailQuery, wanted: Set<string> | null): Promise<{ items: { seq: number; e: AuditEvent }[]; truncated: boolean }> {
     const c = await this.js.consumers.get(this.stream, {
       filter_subjects: subject,
       ...(q.from === undefined
         ? { deliver_policy: DeliverPolicy.All }
         : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(q.from).toISOString() }),
     });
-    const out: { seq: number; e: AuditEvent }[] = [];
+    const items: { seq: number; e: AuditEvent }[] = [];
+    let truncated = false;
     try {
-      if ((await c.info(true)).num_pending === 0) return out;
+      if ((await c.info(true)).num_pending === 0) return { items, truncated };
       const messages = await c.consume({ max_messages: Math.min(q.limit, 1000) });
       for await (const m of messages) {
+        if (q.to !== undefined && m.time.getTime() > q.to) break;
         const e = m.json<AuditEvent>();
-        if (wanted === null || wanted.has(e.type)) out.push({ seq: m.seq, e });
-        if (m.info.pending === 0 || out.length >= q.limit || q.until?.(e)) break;
+        if (wanted === null || wanted.has(e.type)) items.push({ seq: m.seq, e });
+        if (items.length >= q.limit) {
+          truncated = m.info.pending > 0;
+          break;
+        }
+        if (m.info.pending === 0 || q.until?.(e)) break;
       }
       await messages.close();
     } finally {
       await c.delete().catch(() => undefined);
     }
-    return out;
+    return { items, truncated };
   }
 }
