@@ -264,13 +264,17 @@ const validFields = {
   startAt: validInstant(FAR_FUTURE.min, new Date('2200-01-01T00:00:00Z')),
   endAt: fc.constantFrom(null, '9999-12-31T23:59:59.999Z'),
   target: validTarget,
-  overlapPolicy: fc.constantFrom('skip', 'buffer_one', 'allow'),
+  overlapPolicy: fc.constantFrom('skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow'),
   misfirePolicy: fc.constantFrom('fire_once_on_recovery', 'skip_missed'),
   misfireGraceMs: fc.constantFrom(0, 1_000, '1m', 'PT5M'),
   maxRuntimeMs: fc.constantFrom('1h', 60_000, 'PT30M', '1d'),
   dispatchTimeoutMs: fc.constantFrom(1_000, '5s', 'PT10S'),
   dispatchRetry: fc.record({ attempts: fc.integer({ min: 1, max: 20 }), backoffMs: fc.constantFrom(0, 100, '1s') }, { requiredKeys: [] }),
   paused: fc.boolean(),
+  // SPEC §10 (every interval of quietSchedule is at least an hour: any of these jitters fits)
+  jitterMs: fc.constantFrom(0, 500, '30s'),
+  maxRuns: fc.constantFrom(null, 1, 3),
+  pauseOnFailure: fc.boolean(),
 };
 
 /** A valid `create` body whose jobId (when present) comes from `pool`. */
@@ -308,7 +312,10 @@ const SPEC_PATHS: readonly [string, fc.Arbitrary<unknown>][] = [
   ['target.command', fc.oneof(hostileString, fc.constant(''))],
   ['target.args', fc.oneof(hostileJson, rawPlaceholder)],
   ['allowOverlap', fc.oneof(fc.boolean(), hostileJson)],
-  ['overlapPolicy', fc.constantFrom('skip', 'buffer_one', 'allow', 'SKIP', 'queue', '', null)],
+  ['overlapPolicy', fc.constantFrom('skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow', 'SKIP', 'queue', '', null)],
+  ['jitterMs', fc.oneof(duration, fc.constantFrom(-1, 86_400_001, '2d', 1.5))],
+  ['maxRuns', fc.oneof(hostileNumber, fc.constantFrom(-1, 0, 1.5, '3', 1_000_000_001))],
+  ['pauseOnFailure', fc.oneof(fc.boolean(), fc.constantFrom('true', 0, null))],
   ['misfirePolicy', fc.constantFrom('fire_once_on_recovery', 'skip_missed', 'fire_all', '', null)],
   ['misfireGraceMs', duration],
   ['maxRuntimeMs', duration],
@@ -436,10 +443,46 @@ export function commandBodies(pool: readonly string[]): Record<string, fc.Arbitr
           }),
           fc.nat(3),
           fc.oneof(fc.integer({ min: 1, max: 6 }), fc.constantFrom(0, -1, 1.5, '1', 1e308)),
+          fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.oneof(fc.boolean(), fc.constantFrom('true', 1, null)) }),
         )
-        // expectedRevision in one update of four
-        .map(([body, n, expectedRevision]) => (n === 0 ? { ...body, expectedRevision } : body)),
+        // expectedRevision in one update of four; dryRun (SPEC §4) in one of four
+        .map(([body, n, expectedRevision, dryRun]) => ({ ...body, ...(n === 0 && { expectedRevision }), ...(dryRun !== undefined && { dryRun }) })),
     ),
+    // SPEC §10: mostly dry runs over a few days of a quiet schedule (a wide range is limit_exceeded)
+    backfill: payloadFor(
+      fc
+        .tuple(
+          fc.record(
+            {
+              jobId: id,
+              overlapPolicy: fc.constantFrom('buffer_all', 'allow', 'skip', '', null),
+              dryRun: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.oneof(fc.boolean(), fc.constantFrom('true', 1, null)) }),
+            },
+            { requiredKeys: ['jobId'] },
+          ),
+          validInstant(FAR_FUTURE.min, new Date('2200-01-01T00:00:00Z')),
+          fc.oneof(fc.integer({ min: -86_400_000, max: 30 * 86_400_000 }), fc.constantFrom(0, 1)),
+          fc.oneof({ weight: 4, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.tuple(instant, instant) }),
+        )
+        .map(([body, from, span, raw]) =>
+          raw !== null ? { ...body, from: raw[0], to: raw[1] } : { ...body, from, to: new Date(Date.parse(from) + span).toISOString() },
+        ),
+    ),
+    // SPEC §11: no job needed
+    preview: payloadFor(
+      fc.record(
+        {
+          schedule: fc.oneof({ weight: 4, arbitrary: quietSchedule }, { weight: 1, arbitrary: hostileJson }),
+          startAt: fc.oneof(instant, fc.constant(null)),
+          endAt: fc.oneof(instant, fc.constant(null)),
+          jitterMs: fc.oneof(fc.constantFrom(0, '30s'), duration),
+          from: instant,
+          count: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constantFrom(0, 1001, -1, 1.5, '10', null)),
+        },
+        { requiredKeys: ['schedule'] },
+      ),
+    ),
+    explain: payloadFor(fc.record({ jobId: id, at: instant }, { requiredKeys: ['jobId'] })),
     run_now: payloadFor(
       fc.record(
         {

@@ -40,7 +40,8 @@ const CODES: Record<string, number> = {
 };
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const EXEC_ID = /^[A-Za-z0-9_-]{1,128}$/;
-const OPS = ['create', 'list', 'show', 'update', 'pause', 'resume', 'run_now', 'delete'] as const;
+const OPS = ['create', 'list', 'show', 'update', 'pause', 'resume', 'run_now', 'delete', 'backfill', 'preview', 'explain'] as const;
+const OUTCOMES = ['dispatched', 'skipped', 'buffered', 'cancelled_other', 'missed', 'paused', 'exhausted', 'not_yet', 'before_start', 'after_end', 'no_slot', 'unknown'];
 
 interface WireReply {
   body: Record<string, unknown>;
@@ -130,6 +131,24 @@ function checkReply(op: string, orchestratorToken: string, payload: A.Payload, r
         break;
       case 'run_now':
         expect(b.executionId).toMatch(EXEC_ID);
+        break;
+      case 'backfill': {
+        expect(Number.isInteger(b.count) && (b.count as number) >= 0).toBe(true);
+        const slots = b.scheduledAt as string[];
+        expect(slots.length).toBe(Math.min(b.count as number, 1000));
+        for (const t of slots) expect(Number.isNaN(Date.parse(t))).toBe(false);
+        break;
+      }
+      case 'preview':
+        for (const run of b.runs as { at: string; offset: string }[]) {
+          expect(Number.isNaN(Date.parse(run.at))).toBe(false);
+          expect(run.offset).toMatch(/^[+-]\d{2}:\d{2}$/);
+        }
+        break;
+      case 'explain':
+        expect(OUTCOMES).toContain(b.outcome);
+        expect(typeof b.sentence).toBe('string');
+        expect(Array.isArray(b.eventIds)).toBe(true);
         break;
     }
     return;
