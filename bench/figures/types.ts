@@ -17,6 +17,8 @@ export interface BenchContext {
   notes: string[];
   /** Results other figures use (the ceiling of figure 1). */
   shared: { ceilingPerSec?: number };
+  /** `--rate2=R`: figure 2 at R triggers/s instead of 1,000 (R·10 jobs every 10 s; quick: R·2 every 2 s). */
+  rate2?: number | undefined;
 }
 
 export const verdict = (ok: boolean): Row['status'] => (ok ? 'pass' : 'MISS');

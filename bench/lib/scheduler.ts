@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -62,8 +63,10 @@ export class SchedulerProcess {
         resolve(this.exit);
       }),
     );
+    const logTo = process.env.BENCH_SCHED_LOG;
     const collect = (buf: Buffer): void => {
       const text = buf.toString();
+      if (logTo) appendFileSync(logTo, text);
       for (const line of text.split('\n')) {
         if (!line || line.includes('"benchprobe"')) continue; // the readiness probe's own not_found
         this.warnLines++;
