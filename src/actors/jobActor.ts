@@ -56,12 +56,24 @@ export interface Applied {
   outcome: Outcome | null;
 }
 
-/** Whether two records hold the same content: the same field values by identity, else equal JSON. */
+/**
+ * Whether two records hold the same content: field by field, by identity first (the pure logic
+ * returns the fields it did not change as they were), then a scalar that differs settles it at
+ * once, and only an object field that is a new object is compared by its JSON. (Comparing the
+ * whole records' JSON cost two serialisations of every record that did change.)
+ */
 export function sameContent(a: JobRecord, b: JobRecord): boolean {
   if (a === b) return true;
   const ka = Object.keys(a) as (keyof JobRecord)[];
-  if (ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k])) return true;
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    const x = a[k];
+    const y = b[k];
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    if (JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
 }
 
 /**

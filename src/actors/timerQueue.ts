@@ -6,6 +6,15 @@ import type { Clock } from './clock.js';
  */
 export const MAX_TIMER_DELAY_MS = 60 * 60 * 1000;
 
+/**
+ * Wake-ups handed out per turn of the event loop. The rest of those due wait for the next turn
+ * (a 0 ms timeout), so the replies, acknowledgements and lease renewals that arrived meanwhile are
+ * read in between: without a bound, a process that fell behind woke every job it was late for in
+ * one task (seconds of work at a thousand jobs a second), fell further behind, and stopped
+ * renewing its leases in time.
+ */
+export const WAKE_SLICE = 64;
+
 interface Entry<K> {
   at: number;
   key: K;
@@ -27,6 +36,7 @@ export class TimerQueue<K = string> {
   constructor(
     private readonly clock: Clock,
     private readonly onDue: (key: K) => void,
+    private readonly slice = WAKE_SLICE,
   ) {}
 
   get size(): number {
@@ -71,7 +81,7 @@ export class TimerQueue<K = string> {
     this.armedAt = null;
     const now = this.clock.now();
     const due: K[] = [];
-    for (;;) {
+    while (due.length < this.slice) {
       this.dropStale();
       const top = this.heap[0];
       if (!top || top.at > now) break;

@@ -22,6 +22,31 @@ describe('TimerQueue', () => {
     expect(q.size).toBe(0);
   });
 
+  it('hands out at most a slice of the wake-ups due per timer callback, the rest on the next turn, in time order', () => {
+    const clock = new ManualClock(0);
+    let callbacks = 0;
+    const spy = {
+      now: () => clock.now(),
+      setTimeout: (fn: () => void, ms: number) =>
+        clock.setTimeout(() => {
+          callbacks++;
+          fn();
+        }, ms),
+      clearTimeout: (h: unknown) => clock.clearTimeout(h),
+    };
+    const woke: { key: number; callback: number }[] = [];
+    const q = new TimerQueue<number>(spy, (k) => woke.push({ key: k, callback: callbacks }), 10);
+    for (let k = 24; k >= 0; k--) q.set(k, 1_000 + k); // 25 keys, all due by 1,024
+    clock.jump(2_000); // a process that fell behind: all 25 are due when its timer runs
+    clock.advance(0);
+    expect(woke.map((w) => w.key)).toEqual([...Array(25).keys()]);
+    // 10 + 10 + 5: three callbacks, none waking more than the slice
+    const perCallback = new Map<number, number>();
+    for (const w of woke) perCallback.set(w.callback, (perCallback.get(w.callback) ?? 0) + 1);
+    expect([...perCallback.values()]).toEqual([10, 10, 5]);
+    expect(q.size).toBe(0);
+  });
+
   it('a slot more than 24.8 days ahead does not fire early (no timer longer than the cap is armed)', () => {
     const clock = new ManualClock(0);
     const armed: number[] = [];
