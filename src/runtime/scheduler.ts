@@ -23,6 +23,7 @@ import { CancelSender } from '../transport/canceller.js';
 import { JetStreamTrail } from '../transport/trail.js';
 import { Watchdog, WATCHDOG_EVERY_MS, type OverdueJob } from './watchdog.js';
 import { preview } from '../core/preview.js';
+import { Pipeline } from '../transport/pipeline.js';
 import { EventPublisher } from '../transport/eventPublisher.js';
 import { ackWaitMs, ExecutionConsumer, type ExecutionKind } from '../transport/executionConsumer.js';
 import { ensureReplicas, resolveReplicas } from '../transport/replicas.js';
@@ -68,6 +69,7 @@ export class Scheduler {
   private publisher!: EventPublisher;
   private deps!: JobActorDeps;
   private store!: JobStore;
+  private pipeline: Pipeline | null = null;
   private leases!: LeaseManager;
   private registry!: OrchestratorRegistry;
   private forwardSub: Subscription | null = null;
@@ -169,7 +171,9 @@ export class Scheduler {
     const { replicas, clusterSize } = await resolveReplicas(nc, jsm, this.names, config.SCHED_STREAM_REPLICAS);
     log.info({ replicas, clusterSize, configured: config.SCHED_STREAM_REPLICAS ?? null }, 'stream replicas');
     await ensureStreams(jsm, this.names, config.SCHED_EVENTS_MAX_AGE, replicas);
-    this.store = await JobStore.open(js, this.names.jobsBucket, replicas);
+    // the hot path's writes and dispatches: sent together per turn of the event loop (group commit)
+    this.pipeline = new Pipeline(nc);
+    this.store = await JobStore.open(js, this.names.jobsBucket, replicas, this.pipeline);
     this.registry = await OrchestratorRegistry.open(js, this.names.orchestratorsBucket, replicas);
     // A renewal that gets no answer gives up after a third of the TTL (at least 1 s), and the next
     // round tries again; if it landed after all, the lease keeps the validity it gave.
@@ -190,8 +194,8 @@ export class Scheduler {
       leaseTtlMs: config.SCHED_LEASE_TTL_MS,
     });
     await ensureReplicas(jsm, this.names, replicas, log);
-    this.publisher = new EventPublisher(js, this.names.prefix, log, (e) => this.metrics.observe(e));
-    this.dispatcher = new Dispatcher(nc, this.names.prefix);
+    this.publisher = new EventPublisher(this.pipeline, this.names.prefix, log, (e) => this.metrics.observe(e));
+    this.dispatcher = new Dispatcher(this.pipeline, this.names.prefix);
     this.timers = new TimerQueue<JobActor>(clock, (actor) => actor.wake());
     this.deps = {
       store: this.store,
@@ -200,6 +204,7 @@ export class Scheduler {
       canceller: new CancelSender(nc, this.names.prefix, log),
       trail: new JetStreamTrail(js, this.names.prefix, this.names.eventsStream),
       maxBuffered: config.SCHED_MAX_BUFFERED,
+      coalesceMs: config.SCHED_COALESCE_MS,
       timers: this.timers,
       clock,
       log,
@@ -429,6 +434,7 @@ export class Scheduler {
       await this.ownership.markClean([...this.supervisors.keys()]);
       await this.leases.stop();
       this.registry.stop();
+      this.pipeline?.close();
     })();
     return this.stopping;
   }

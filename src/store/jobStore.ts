@@ -1,6 +1,7 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { upgradeRecord, type JobRecord } from '../core/record.js';
+import type { JsPublisher } from '../transport/pipeline.js';
 
 export const jobKey = (orchestratorId: string, jobId: string): string => `${orchestratorId}.${jobId}`;
 
@@ -46,18 +47,34 @@ export class JobStore {
     private readonly kv: KV,
     private readonly js: JetStreamClient,
     readonly bucket: string,
+    private readonly writer: JsPublisher | null,
   ) {}
 
-  static async open(js: JetStreamClient, bucket: string, replicas = 1): Promise<JobStore> {
+  /**
+   * With `writer` (the scheduler's `Pipeline`), record updates are JetStream publishes to the
+   * bucket's subject with the expected revision, sent with the other writes of the same turn of
+   * the event loop: exactly what `kv.update` sends, without its per-request costs.
+   */
+  static async open(js: JetStreamClient, bucket: string, replicas = 1, writer: JsPublisher | null = null): Promise<JobStore> {
     const kvm = new Kvm(js);
     const kv = await kvm.create(bucket, { history: 1, replicas });
-    return new JobStore(kv, js, bucket);
+    return new JobStore(kv, js, bucket, writer);
   }
 
   async create(record: JobRecord): Promise<number> {
     const key = jobKey(record.orchestratorId, record.jobId);
+    const value = JSON.stringify(record);
     try {
-      return await this.kv.create(key, enc.encode(JSON.stringify(record)));
+      if (this.writer) {
+        // a key never written (or purged): one publish expecting nothing on the subject; a key
+        // deleted before holds a delete marker, which `kv.create` knows how to write over
+        const first = await this.writer.publish(`$KV.${this.bucket}.${key}`, value, { expect: { lastSubjectSequence: 0 } }).catch((err: unknown) => {
+          if (isWrongLastSequence(err)) return null;
+          throw err;
+        });
+        if (first !== null) return first.seq;
+      }
+      return await this.kv.create(key, enc.encode(value));
     } catch (err) {
       if (isWrongLastSequence(err)) throw new KeyExistsError(key);
       throw err;
@@ -67,7 +84,9 @@ export class JobStore {
   async save(record: JobRecord, revision: number): Promise<number> {
     const key = jobKey(record.orchestratorId, record.jobId);
     try {
-      return await this.kv.update(key, enc.encode(JSON.stringify(record)), revision);
+      const value = JSON.stringify(record);
+      if (this.writer) return (await this.writer.publish(`$KV.${this.bucket}.${key}`, value, { expect: { lastSubjectSequence: revision } })).seq;
+      return await this.kv.update(key, enc.encode(value), revision);
     } catch (err) {
       if (isWrongLastSequence(err)) throw new StaleRevisionError(key, { cause: err });
       throw err;

@@ -1,4 +1,4 @@
-import { NoRespondersError, RequestError, type NatsConnection } from '@nats-io/transport-node';
+import { NoRespondersError, RequestError, type Msg } from '@nats-io/transport-node';
 import type { DispatchFailure } from '../contract/constants.js';
 import { dispatchReplySchema } from '../contract/schemas.js';
 import type { DispatchRequest } from '../contract/messages.js';
@@ -24,11 +24,16 @@ function classify(err: unknown): DispatchFailure {
  * the server) or no reply within `timeoutMs`. It keeps no policy: whether and when a failed
  * attempt is tried again is the job machine's decision (`dispatchRetry` in jobLogic.ts).
  */
+/** What sends the request: a `NatsConnection`, or the scheduler's `Pipeline`. */
+export interface Requester {
+  request(subject: string, payload: string, opts: { timeout: number }): Promise<Msg>;
+}
+
 export class Dispatcher {
   private closed = false;
 
   constructor(
-    private readonly nc: NatsConnection,
+    private readonly nc: Requester,
     private readonly prefix: string,
   ) {}
 

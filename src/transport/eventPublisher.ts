@@ -1,7 +1,7 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../actors/clock.js';
 import type { AuditEvent } from '../core/record.js';
+import type { JsPublisher } from './pipeline.js';
 import { eventSubject } from './subjects.js';
 
 /**
@@ -19,7 +19,8 @@ export class EventPublisher {
   private inflight = new Set<Promise<void>>();
 
   constructor(
-    private readonly js: JetStreamClient,
+    /** A `JetStreamClient`, or the scheduler's `Pipeline` (publishes of one turn of the event loop sent together). */
+    private readonly js: JsPublisher,
     private readonly prefix: string,
     private readonly log: Logger,
     /** Sees every event once, when it is first handed over (metrics). */
