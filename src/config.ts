@@ -74,6 +74,8 @@ const envSchema = z.object({
   SCHED_MAX_JOBS_PER_ORCHESTRATOR: int(1, 10_000_000).default(10_000),
   /** Slots that may wait under `buffer_all` (SPEC §10); beyond, a slot is skipped (`buffer_full`). */
   SCHED_MAX_BUFFERED: int(1, 100_000).default(1000),
+  /** How long the write of an accepted dispatch may wait to go out with the job's next change (its completion); 0: at once. */
+  SCHED_COALESCE_MS: int(0, 10_000).default(50),
   /** Slots one backfill may have (SPEC §10); more is `limit_exceeded`. */
   SCHED_MAX_BACKFILL: int(1, 1_000_000).default(10_000),
   SCHED_MIN_INTERVAL_MS: duration.default(1000),

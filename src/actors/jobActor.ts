@@ -1,7 +1,7 @@
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import { SchedulerError } from '../contract/errors.js';
-import type { AuditEvent, JobRecord } from '../core/record.js';
+import type { AuditEvent, Effect, JobRecord } from '../core/record.js';
 import type { JobEmitted, JobEvent, JobMachine } from '../machines/jobMachine.js';
 import { dispatchRequest, faulted, isDispatched, nextWakeAt, type Outcome } from '../machines/jobLogic.js';
 import type { EventPublisher } from '../transport/eventPublisher.js';
@@ -22,6 +22,12 @@ export interface JobActorDeps {
   trail?: TrailReader | undefined;
   /** `SCHED_MAX_BUFFERED`: slots that may wait under `buffer_all` (default 1000). */
   maxBuffered?: number | undefined;
+  /**
+   * `SCHED_COALESCE_MS`: how long the write of an accepted dispatch may wait to be joined by the
+   * job's next change (its completion, typically) and go out as one write (default 50; 0 writes
+   * every accept at once). See `coalescible`.
+   */
+  coalesceMs?: number | undefined;
   /** Keyed by actor: each actor object has its own wake-up, whatever its job's id. */
   timers: TimerQueue<JobActor>;
   clock: Clock;
@@ -76,6 +82,25 @@ export function sameContent(a: JobRecord, b: JobRecord): boolean {
   return true;
 }
 
+/** How long an accepted dispatch's write may wait for the job's next change (`SCHED_COALESCE_MS`). */
+export const DEFAULT_COALESCE_MS = 50;
+
+/**
+ * Whether the change of `step` may wait to be written with the job's next one: an accepted
+ * dispatch (`dispatched → running`), whose only effects are audit events. A crash before it is
+ * written loses nothing the contract promises: the stored record still says `dispatched`, so the
+ * next owner sends the dispatch again under the same execution id, which is the at-least-once
+ * window the README already states; its events were not published (events go out only after a
+ * record holding them is stored, so an event id is never reused for another event); and an
+ * orchestrator that answers fast completes within the wait, so accept and completion cost one
+ * write instead of two.
+ */
+export function coalescible(input: JobInput, record: JobRecord, step: number): boolean {
+  if (input.type !== 'DISPATCH_ACCEPTED') return false;
+  if (record.outboxStep !== step) return true; // changed nothing that has an effect
+  return record.outbox.every((e) => e.kind === 'event');
+}
+
 /**
  * One job: an XState actor of the job machine plus what the machine may not do itself. Every
  * event goes through a serial queue: send to the machine, write the record (compare-and-set),
@@ -107,6 +132,13 @@ export class JobActor {
    * DISPATCH_ATTEMPT. Not stored: after a restart, a dispatched execution is sent again at once.
    */
   private retries: Map<string, { attempt: number; at: number }> | null = null;
+  /**
+   * A change applied but not yet written (an accepted dispatch, `coalescible`): the effects of its
+   * steps, carried out once a record holding them is stored, by the job's next write or when
+   * `coalesceMs` runs out (`flushTimer`), whichever is first.
+   */
+  private unwritten: { effects: Effect[]; step: number } | null = null;
+  private flushTimer: unknown = null;
 
   constructor(
     private readonly deps: JobActorDeps,
@@ -189,14 +221,21 @@ export class JobActor {
    */
   async stopWhenIdle(): Promise<void> {
     for (;;) {
+      if (this.unwritten) void this.run(() => this.flushUnwritten()).catch(() => undefined);
       const q = this.queue;
       await q;
-      if (q === this.queue) return this.stop();
+      if (q === this.queue && this.unwritten === null) return this.stop();
     }
   }
 
+  /**
+   * Stops at once. A change not yet written (`unwritten`) is dropped as a crash would drop it:
+   * only accepted dispatches wait, and the record still says `dispatched`, so the next owner
+   * sends the dispatch again under the same execution id (the at-least-once window).
+   */
   stop(): void {
     this.stopped = true;
+    this.dropUnwritten();
     this.retries = null;
     this.deps.timers.set(this, null);
     this.stopActor();
@@ -278,7 +317,9 @@ export class JobActor {
       await this.fault(after.error, input.type);
       throw new SchedulerError('internal', `job "${this.persisted.jobId}" faulted and was restarted`);
     }
-    const record = this.carryUnpublished(after.context, step);
+    // the machine's record, with the effects of changes still unwritten (`unwritten`) before its
+    // own and those of earlier writes not yet published (`carryUnpublished`) before both
+    const record = this.carryUnpublished(this.withUnwritten(after.context, step), step);
     // XState's assign always builds a new context: compare the content, so a no-op (a TICK with
     // nothing due, a heartbeat of an unknown execution) writes nothing. The pure logic returns the
     // fields it did not change as they were, so a field-by-field identity check settles nearly
@@ -290,9 +331,27 @@ export class JobActor {
       }
       return { record: after.context, outcome };
     }
+    if (after.status !== 'done' && coalescible(input, record, step) && (this.deps.coalesceMs ?? DEFAULT_COALESCE_MS) > 0) {
+      if (!this.mayAct()) throw new SchedulerError('unavailable', 'this replica no longer owns the orchestrator');
+      this.defer(after.context, step);
+      this.scheduleRetries(emitted, step);
+      this.arm();
+      return { record, outcome };
+    }
+    const written = await this.commit(record, step, after.status === 'done', input.type);
+    this.scheduleRetries(emitted, step);
+    await this.effects(written, step);
+    return { record: written, outcome };
+  }
+
+  /**
+   * Writes `record` (the result of `step`; `done`: the job was deleted), compare-and-set on the
+   * stored revision, or rolls the machine back to what is stored and throws `unavailable`.
+   */
+  private async commit(record: JobRecord, step: number, done: boolean, cause: string): Promise<JobRecord> {
     try {
       if (!this.mayAct()) throw new SchedulerError('unavailable', 'lease lost');
-      if (after.status === 'done') {
+      if (done) {
         await this.deps.store.remove(record.orchestratorId, record.jobId, this.revision);
         this.stop();
       } else {
@@ -300,19 +359,62 @@ export class JobActor {
       }
       this.persisted = record;
       this.deps.storageLog?.succeeded();
+      return record;
     } catch (err) {
-      if (after.status !== 'done' && (await this.reconcile(record))) {
+      if (!done && (await this.reconcile(record))) {
         // the write timed out but landed: carry on as if it had answered
-      } else {
-        if (this.deps.storageLog) this.deps.storageLog.failed(err);
-        else this.deps.log.error({ err, job: this.key, event: input.type }, 'job record write failed; state rolled back');
-        this.arm(this.deps.clock.now() + 1_000);
-        throw new SchedulerError('unavailable', 'storage unavailable', { cause: err });
+        return record;
       }
+      if (this.deps.storageLog) this.deps.storageLog.failed(err);
+      else this.deps.log.error({ err, job: this.key, event: cause }, 'job record write failed; state rolled back');
+      this.arm(this.deps.clock.now() + 1_000);
+      throw new SchedulerError('unavailable', 'storage unavailable', { cause: err });
+    } finally {
+      // written with this record, or rolled back with the machine (`reconcile` restarts it)
+      this.dropUnwritten();
     }
-    this.scheduleRetries(emitted, step);
-    await this.effects(record, step);
-    return { record, outcome };
+  }
+
+  /** Keeps the change of `step` (the machine's record after it) unwritten for up to `coalesceMs` (see `coalescible`). */
+  private defer(context: JobRecord, step: number): void {
+    const own = context.outboxStep === step ? context.outbox : [];
+    this.unwritten = { effects: [...(this.unwritten?.effects ?? []), ...own], step };
+    if (this.flushTimer === null) {
+      this.flushTimer = this.deps.clock.setTimeout(() => {
+        this.flushTimer = null;
+        void this.run(() => this.flushUnwritten()).catch(() => undefined);
+      }, this.deps.coalesceMs ?? DEFAULT_COALESCE_MS);
+    }
+  }
+
+  /**
+   * The record to write for `step`: the machine's, with the effects of the steps still unwritten
+   * before its own (they were decided first), all scoped to `step` so that `effects` carries them
+   * out after this write.
+   */
+  private withUnwritten(record: JobRecord, step: number): JobRecord {
+    if (this.unwritten === null) return record;
+    const own = record.outboxStep === step ? record.outbox : [];
+    return { ...record, outbox: [...this.unwritten.effects, ...own], outboxStep: step };
+  }
+
+  /** Writes what waits (`unwritten`) on its own and carries out its effects; nothing when nothing waits. */
+  private async flushUnwritten(): Promise<void> {
+    const u = this.unwritten;
+    if (u === null || this.stopped) return;
+    if (!this.mayAct()) {
+      this.dropUnwritten();
+      return;
+    }
+    const record = { ...this.record, outbox: u.effects, outboxStep: u.step };
+    const written = await this.commit(this.carryUnpublished(record, u.step), u.step, false, 'coalesced write');
+    await this.effects(written, u.step);
+  }
+
+  private dropUnwritten(): void {
+    this.unwritten = null;
+    if (this.flushTimer !== null) this.deps.clock.clearTimeout(this.flushTimer);
+    this.flushTimer = null;
   }
 
   /**
@@ -440,6 +542,7 @@ export class JobActor {
     // outbox, of any other step starts a fresh one): never reuse the step of a stored record (an
     // earlier owner's, or a write of ours that landed late), or new effects would join its old ones.
     this.step = Math.max(this.step, record.outboxStep + 1);
+    this.dropUnwritten();
     this.stopActor();
     this.actor = this.spawn(record);
   }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { assertEvent, assign } from 'xstate';
 import * as L from '../../src/machines/jobLogic.js';
-import { JobActor, sameContent } from '../../src/actors/jobActor.js';
+import { coalescible, JobActor, sameContent } from '../../src/actors/jobActor.js';
 import { SchedulerError } from '../../src/contract/errors.js';
 import { slotExecutionId } from '../../src/contract/ids.js';
 import type { JobRecord } from '../../src/core/record.js';
@@ -40,6 +40,86 @@ const reject = async (p: Promise<unknown>): Promise<SchedulerError> => {
   }
   throw new Error('did not reject');
 };
+
+describe('JobActor: an accepted dispatch is written with the next change (coalescing)', () => {
+  const started = (b: Bed): string[] => b.publisher.types().filter((t) => t.startsWith('execution.'));
+
+  it('accept then completion within coalesceMs: one write holding both, execution.started then execution.completed published after it', async () => {
+    const b = bed(T0 + 10 * S);
+    const a = load(b, dispatchedRecord());
+    await a.recover({ replay: false });
+    const saves = b.store.writes('save');
+    b.dispatcher.sent[0]!.answer.resolve({ accepted: true });
+    await flush();
+    expect(b.store.writes('save')).toBe(saves); // not written yet
+    expect(started(b)).toEqual([]); // and its event not published: an event goes out only once stored
+    await advance(b, 10);
+    await a.send({ type: 'COMPLETED', executionId: slot(1), status: 'succeeded' });
+    expect(b.store.writes('save')).toBe(saves + 1);
+    const stored = b.store.stored('acme', 'job1')!;
+    expect(stored.active).toEqual([]);
+    expect(eventTypes(stored)).toEqual(['execution.started', 'execution.completed']);
+    expect(started(b)).toEqual(['execution.started', 'execution.completed']);
+    // every state change once, in order: dispatched → running → idle
+    const transitions = b.publisher.events.map((e) => (e.data as { transition?: { from: string; to: string } }).transition).filter((t) => t !== undefined);
+    expect(transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['dispatched>running', 'running>idle']);
+    // event ids follow the stored sequence: nothing published that the record does not hold
+    expect(b.publisher.events.map((e) => e.id)).toEqual(stored.outbox.flatMap((e) => (e.kind === 'event' ? [e.event.id] : [])));
+    await advance(b, 100);
+    expect(b.store.writes('save')).toBe(saves + 1); // the coalescing timer wrote nothing more
+  });
+
+  it('a stop (a crash, a lost lease) drops the unwritten accept: the store still says dispatched and nothing was published', async () => {
+    const b = bed(T0 + 10 * S);
+    const a = load(b, dispatchedRecord());
+    await a.recover({ replay: false });
+    const saves = b.store.writes('save');
+    b.dispatcher.sent[0]!.answer.resolve({ accepted: true });
+    await flush();
+    a.stop();
+    await advance(b, 1_000);
+    expect(b.store.writes('save')).toBe(saves);
+    expect(b.store.stored('acme', 'job1')!.active[0]!.state).toBe('dispatched');
+    expect(started(b)).toEqual([]);
+    // the next owner loads "dispatched" and sends the dispatch again under the same id
+    const next = load(b, b.store.stored('acme', 'job1')!);
+    await next.recover({ replay: false });
+    expect(b.dispatcher.sent.map((s) => s.req.executionId)).toEqual([slot(1), slot(1)]);
+  });
+
+  it('a handover (stopWhenIdle) writes the unwritten accept first, with its event', async () => {
+    const b = bed(T0 + 10 * S);
+    const a = load(b, dispatchedRecord());
+    await a.recover({ replay: false });
+    b.dispatcher.sent[0]!.answer.resolve({ accepted: true });
+    await flush();
+    await a.stopWhenIdle();
+    expect(b.store.stored('acme', 'job1')!.active[0]!.state).toBe('running');
+    expect(started(b)).toEqual(['execution.started']);
+  });
+
+  it('with coalesceMs 0 the accept is written at once', async () => {
+    const b = bed(T0 + 10 * S);
+    const a = load(b, dispatchedRecord(), { coalesceMs: 0 });
+    await a.recover({ replay: false });
+    b.dispatcher.sent[0]!.answer.resolve({ accepted: true });
+    await flush();
+    expect(b.store.stored('acme', 'job1')!.active[0]!.state).toBe('running');
+    expect(started(b)).toEqual(['execution.started']);
+  });
+
+  it('only an accepted dispatch waits: a completion, a tick that dispatches, a command are written at once', () => {
+    const r = dispatchedRecord();
+    const withDispatch = { ...r, outboxStep: 7, outbox: [{ kind: 'dispatch' as const, executionId: 'x' }] };
+    expect(coalescible({ type: 'DISPATCH_ACCEPTED', executionId: 'x' }, { ...r, outboxStep: 7, outbox: [] }, 7)).toBe(true);
+    expect(coalescible({ type: 'DISPATCH_ACCEPTED', executionId: 'x' }, withDispatch, 7)).toBe(false);
+    expect(coalescible({ type: 'DISPATCH_ACCEPTED', executionId: 'x' }, withDispatch, 8)).toBe(true); // that dispatch was an earlier step's
+    expect(coalescible({ type: 'COMPLETED', executionId: 'x', status: 'succeeded' }, r, 7)).toBe(false);
+    expect(coalescible({ type: 'TICK' }, r, 7)).toBe(false);
+    expect(coalescible({ type: 'PAUSE', reason: null }, r, 7)).toBe(false);
+    expect(coalescible({ type: 'HEARTBEAT', executionId: 'x' }, r, 7)).toBe(false);
+  });
+});
 
 describe('JobActor: loading', () => {
   it('is keyed by orchestrator and job, holds the stored record and revision, and goes on at the step after the stored one', async () => {
@@ -582,6 +662,11 @@ describe('JobActor: dispatches', () => {
     b.dispatcher.sent[0]!.answer.resolve({ accepted: true });
     await flush();
     expect(a.record.state).toBe('running');
+    // the write waits `coalesceMs` (50) for the job's next change, then goes out on its own
+    expect(b.store.stored('acme', 'job1')!.active[0]!.state).toBe('dispatched');
+    await advance(b, 49);
+    expect(b.store.stored('acme', 'job1')!.active[0]!.state).toBe('dispatched');
+    await advance(b, 1);
     expect(b.store.stored('acme', 'job1')!.active[0]!.state).toBe('running');
   });
 
