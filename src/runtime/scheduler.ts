@@ -221,7 +221,12 @@ export class Scheduler {
     // Take this replica's share of the orchestrators: load their jobs, apply what orchestrators
     // reported while nobody owned them, then let each job handle what it missed.
     const started = Date.now();
-    await this.ownership.balance();
+    // A first pass that fails (the server slow to answer under a burst) is not fatal: the
+    // rebalancing below takes what is left, as it does after any failed pass.
+    await this.ownership.balance().then(
+      () => this.balanceLog.succeeded(),
+      (err: unknown) => this.balanceLog.failed(err),
+    );
     log.info({ jobs: this.jobCount, orchestrators: this.supervisors.size, ms: Date.now() - started }, 'jobs loaded');
     this.balancer = setInterval(
       () =>

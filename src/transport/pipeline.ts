@@ -18,6 +18,13 @@ export interface JsPublishOptions {
 /** How often requests waiting past their deadline are failed (`TimeoutError`). */
 const SWEEP_MS = 25;
 const DEFAULT_TIMEOUT_MS = 5_000;
+/**
+ * Requests sent and not yet answered, at most. The rest wait here, in order, and their timeout
+ * starts when they are sent: a burst (100,000 jobs recovering at once) then reaches JetStream at
+ * the pace it answers, instead of as one queue on the server in which everything behind, the
+ * scheduler's own API calls included, times out.
+ */
+export const MAX_INFLIGHT = 2_048;
 
 interface Waiting {
   resolve: (m: Msg) => void;
@@ -30,6 +37,9 @@ interface Outgoing {
   payload: string | Uint8Array;
   headers: MsgHdrs | undefined;
   token: string;
+  timeoutMs: number;
+  resolve: (m: Msg) => void;
+  reject: (err: unknown) => void;
 }
 
 const dec = new TextDecoder();
@@ -54,7 +64,9 @@ export class Pipeline implements JsPublisher {
   private readonly inbox: string;
   private readonly sub: Subscription;
   private readonly waiting = new Map<string, Waiting>();
+  /** Asked for and not sent yet, oldest first from `head`. */
   private outgoing: Outgoing[] = [];
+  private head = 0;
   private flushScheduled = false;
   private sweeper: NodeJS.Timeout | null = null;
   private seq = 0;
@@ -65,15 +77,21 @@ export class Pipeline implements JsPublisher {
   constructor(
     private readonly nc: NatsConnection,
     private readonly now: () => number = () => performance.now(),
+    private readonly maxInflight = MAX_INFLIGHT,
   ) {
     // under the connection's inbox prefix (`_INBOX` unless configured), which deployments allow replies to
     this.inbox = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, m) => (err ? undefined : this.answer(m)) });
   }
 
-  /** Requests waiting for their answer. */
+  /** Requests sent and waiting for their answer. */
   get inflight(): number {
     return this.waiting.size;
+  }
+
+  /** Requests asked for and not sent yet (beyond the in-flight window). */
+  get queued(): number {
+    return this.outgoing.length - this.head;
   }
 
   /** A request/reply, as `nc.request`: the reply, `NoRespondersError`, or `TimeoutError` after `timeoutMs`. */
@@ -81,9 +99,8 @@ export class Pipeline implements JsPublisher {
     if (this.closed) return Promise.reject(new Error('pipeline closed'));
     const token = (++this.seq).toString(36);
     const p = new Promise<Msg>((resolve, reject) => {
-      this.waiting.set(token, { resolve, reject, deadline: this.now() + (opts.timeout ?? DEFAULT_TIMEOUT_MS) });
+      this.outgoing.push({ subject, payload, headers: opts.headers, token, timeoutMs: opts.timeout ?? DEFAULT_TIMEOUT_MS, resolve, reject });
     });
-    this.outgoing.push({ subject, payload, headers: opts.headers, token });
     this.schedule();
     return p;
   }
@@ -115,6 +132,9 @@ export class Pipeline implements JsPublisher {
     const err = new Error('pipeline closed');
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
+    for (let i = this.head; i < this.outgoing.length; i++) this.outgoing[i]!.reject(err);
+    this.outgoing = [];
+    this.head = 0;
   }
 
   private schedule(): void {
@@ -128,23 +148,44 @@ export class Pipeline implements JsPublisher {
     }
   }
 
-  /** Sends everything asked for since the last flush, in one synchronous pass (one socket write). */
+  /**
+   * Sends what was asked for since the last flush, oldest first, in one synchronous pass (one
+   * socket write), as far as the in-flight window allows; the rest goes out as answers come back.
+   */
   private flush(): void {
     this.flushScheduled = false;
-    const batch = this.outgoing;
-    this.outgoing = [];
-    if (batch.length === 0) return;
+    const room = this.maxInflight - this.waiting.size;
+    const end = Math.min(this.outgoing.length, this.head + Math.max(0, room));
+    if (end <= this.head) return;
     this.stats.batches++;
-    this.stats.messages += batch.length;
-    for (const o of batch) {
+    this.stats.messages += end - this.head;
+    const now = this.now();
+    for (let i = this.head; i < end; i++) {
+      const o = this.outgoing[i]!;
+      this.waiting.set(o.token, { resolve: o.resolve, reject: o.reject, deadline: now + o.timeoutMs });
       try {
         this.nc.publish(o.subject, o.payload, { reply: `${this.inbox}.${o.token}`, ...(o.headers && { headers: o.headers }) });
       } catch (err) {
         // a closed connection or a subject the client refuses: that call fails, the others go on
-        const w = this.waiting.get(o.token);
         this.waiting.delete(o.token);
-        w?.reject(err);
+        o.reject(err);
       }
+    }
+    this.head = end;
+    if (this.head === this.outgoing.length) {
+      this.outgoing = [];
+      this.head = 0;
+    } else if (this.head > 4_096) {
+      this.outgoing = this.outgoing.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** One request fewer in flight: what waits for room goes out at the end of this turn. */
+  private settled(): void {
+    if (this.head < this.outgoing.length && !this.flushScheduled && !this.closed) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
   }
 
@@ -155,6 +196,7 @@ export class Pipeline implements JsPublisher {
     this.waiting.delete(token);
     if (m.data.length === 0 && m.headers?.code === 503) w.reject(new NoRespondersError(m.subject));
     else w.resolve(m);
+    this.settled();
   }
 
   private sweep(): void {
@@ -164,7 +206,8 @@ export class Pipeline implements JsPublisher {
       this.waiting.delete(token);
       w.reject(new TimeoutError());
     }
-    if (this.waiting.size === 0 && this.outgoing.length === 0 && this.sweeper) {
+    this.settled();
+    if (this.waiting.size === 0 && this.head === this.outgoing.length && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = null;
     }

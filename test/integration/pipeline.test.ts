@@ -4,6 +4,7 @@ import { connect, NoRespondersError, TimeoutError, type NatsConnection } from '@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pipeline } from '../../src/transport/pipeline.js';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { until } from '../helpers/harness.js';
 
 /**
  * The group-commit pipeline against a real nats-server: it must answer exactly as `js.publish`,
@@ -85,6 +86,35 @@ describe('Pipeline (group commit of publishes and requests)', () => {
     expect(bad.status).toBe('rejected');
     expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(NoRespondersError);
     expect(good.status).toBe('fulfilled');
+  });
+
+  it('keeps at most its window in flight; the rest goes out as answers come back, in order, each timed from when it was sent', async () => {
+    const small = new Pipeline(nc, undefined, 3);
+    let inFlightSeen = 0;
+    const held: { respond: () => void }[] = [];
+    const sub = nc.subscribe('svc.slow', {
+      callback: (_e, m) => {
+        held.push({ respond: () => void m.respond(m.data) });
+        inFlightSeen = Math.max(inFlightSeen, small.inflight);
+      },
+    });
+    await nc.flush();
+    const replies = Array.from({ length: 10 }, (_, i) => small.request('svc.slow', String(i), { timeout: 1_000 }));
+    await until(() => held.length === 3, 5_000, 'the first window');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(held).toHaveLength(3); // nothing beyond the window went out
+    expect(small.inflight).toBe(3);
+    expect(small.queued).toBe(7);
+    // answered slowly: the queued ones do not time out while they wait to be sent
+    for (let answered = 0; answered < 10; answered++) {
+      await until(() => held.length > answered, 5_000, `request ${answered}`);
+      await new Promise((r) => setTimeout(r, 150));
+      held[answered]!.respond();
+    }
+    expect((await Promise.all(replies)).map((m) => m.string())).toEqual([...Array(10).keys()].map(String));
+    expect(inFlightSeen).toBeLessThanOrEqual(3);
+    sub.unsubscribe();
+    small.close();
   });
 
   it('after close, what still waits is failed and new calls are refused', async () => {
