@@ -331,8 +331,8 @@ export class JobActor {
       }
       return { record: after.context, outcome };
     }
+    // (the fence was checked at the top of this step, and nothing was awaited since)
     if (after.status !== 'done' && coalescible(input, record, step) && (this.deps.coalesceMs ?? DEFAULT_COALESCE_MS) > 0) {
-      if (!this.mayAct()) throw new SchedulerError('unavailable', 'this replica no longer owns the orchestrator');
       this.defer(after.context, step);
       this.scheduleRetries(emitted, step);
       this.arm();

@@ -43,14 +43,21 @@ const reject = async (p: Promise<unknown>): Promise<SchedulerError> => {
 
 describe('JobActor: an accepted dispatch is written with the next change (coalescing)', () => {
   const started = (b: Bed): string[] => b.publisher.types().filter((t) => t.startsWith('execution.'));
-
-  it('accept then completion within coalesceMs: one write holding both, execution.started then execution.completed published after it', async () => {
+  /** An actor loaded with its first slot dispatched, recovered (the dispatch sent); the store's save count then. */
+  const loaded = async (over: Parameters<Bed['deps']>[0] = {}): Promise<{ b: Bed; a: JobActor; saves: number }> => {
     const b = bed(T0 + 10 * S);
-    const a = load(b, dispatchedRecord());
+    const a = load(b, dispatchedRecord(), over);
     await a.recover({ replay: false });
-    const saves = b.store.writes('save');
+    return { b, a, saves: b.store.writes('save') };
+  };
+  const accept = async (b: Bed): Promise<void> => {
     b.dispatcher.sent[0]!.answer.resolve({ accepted: true });
     await flush();
+  };
+
+  it('accept then completion within coalesceMs: one write holding both, execution.started then execution.completed published after it', async () => {
+    const { b, a, saves } = await loaded();
+    await accept(b);
     expect(b.store.writes('save')).toBe(saves); // not written yet
     expect(started(b)).toEqual([]); // and its event not published: an event goes out only once stored
     await advance(b, 10);
@@ -70,12 +77,8 @@ describe('JobActor: an accepted dispatch is written with the next change (coales
   });
 
   it('a stop (a crash, a lost lease) drops the unwritten accept: the store still says dispatched and nothing was published', async () => {
-    const b = bed(T0 + 10 * S);
-    const a = load(b, dispatchedRecord());
-    await a.recover({ replay: false });
-    const saves = b.store.writes('save');
-    b.dispatcher.sent[0]!.answer.resolve({ accepted: true });
-    await flush();
+    const { b, a, saves } = await loaded();
+    await accept(b);
     a.stop();
     await advance(b, 1_000);
     expect(b.store.writes('save')).toBe(saves);
@@ -88,22 +91,16 @@ describe('JobActor: an accepted dispatch is written with the next change (coales
   });
 
   it('a handover (stopWhenIdle) writes the unwritten accept first, with its event', async () => {
-    const b = bed(T0 + 10 * S);
-    const a = load(b, dispatchedRecord());
-    await a.recover({ replay: false });
-    b.dispatcher.sent[0]!.answer.resolve({ accepted: true });
-    await flush();
+    const { b, a } = await loaded();
+    await accept(b);
     await a.stopWhenIdle();
     expect(b.store.stored('acme', 'job1')!.active[0]!.state).toBe('running');
     expect(started(b)).toEqual(['execution.started']);
   });
 
   it('with coalesceMs 0 the accept is written at once', async () => {
-    const b = bed(T0 + 10 * S);
-    const a = load(b, dispatchedRecord(), { coalesceMs: 0 });
-    await a.recover({ replay: false });
-    b.dispatcher.sent[0]!.answer.resolve({ accepted: true });
-    await flush();
+    const { b, a } = await loaded({ coalesceMs: 0 });
+    await accept(b);
     expect(b.store.stored('acme', 'job1')!.active[0]!.state).toBe('running');
     expect(started(b)).toEqual(['execution.started']);
   });
