@@ -106,10 +106,19 @@ export function coalescible(input: JobInput, record: JobRecord, step: number): b
  * event goes through a serial queue: send to the machine, write the record (compare-and-set),
  * publish its events, start its dispatches, re-arm its timer. A machine that throws is restarted
  * from the last written record and `job.faulted` is published; nothing leaves this class.
+ *
+ * The XState actor is started at the job's first event (or when an inspection tool asks for it,
+ * `ref`; at once with an inspector attached), not when the job is loaded: until then the job is its record (`resting`), the one the
+ * machine would start from and, its boot being transient and silent, would still hold. Most of a
+ * large population rests between rare slots, so loading one (a restart, a takeover) and holding it
+ * costs a record per job, not a live actor.
  */
 export class JobActor {
   readonly key: string;
-  private actor: Actor<JobMachine>;
+  /** The running XState actor; null until the job's first event (and after a restart from a record). */
+  private actor: Actor<JobMachine> | null = null;
+  /** The record the actor starts from when it is started; the job's record while there is none. */
+  private resting: JobRecord;
   private persisted: JobRecord;
   private revision: number;
   private step: number;
@@ -149,15 +158,30 @@ export class JobActor {
     this.revision = stored.revision;
     this.step = stored.record.outboxStep + 1;
     this.unconfirm(stored.record);
-    this.actor = this.spawn(stored.record);
+    this.resting = stored.record;
+    // an inspector attached (SCHED_INSPECT_PORT) sees every job's machine from the start
+    if (deps.inspect) this.live();
   }
 
   get record(): JobRecord {
-    return this.actor.getSnapshot().context;
+    return this.actor === null ? this.resting : this.actor.getSnapshot().context;
   }
 
-  /** The XState actor (for inspection tools). */
+  /** The XState actor (for inspection tools): started now if the job has had no event yet (stopped at once when the job is). */
   get ref(): Actor<JobMachine> {
+    const actor = this.live();
+    if (this.stopped && actor.getSnapshot().status === 'active') this.stopActor();
+    return actor;
+  }
+
+  /** Whether the XState actor is running (it starts at the job's first event). */
+  get started(): boolean {
+    return this.actor !== null;
+  }
+
+  /** The XState actor, started from the resting record if it is not running yet. */
+  private live(): Actor<JobMachine> {
+    this.actor ??= this.spawn(this.resting);
     return this.actor;
   }
 
@@ -264,9 +288,11 @@ export class JobActor {
   }
 
   private stopActor(): void {
+    const actor = this.actor;
+    if (actor === null) return;
     const parent = this.deps.parent;
-    if (parent) parent.send({ type: 'JOB.STOP', ref: this.actor });
-    else this.actor.stop();
+    if (parent) parent.send({ type: 'JOB.STOP', ref: actor });
+    else actor.stop();
   }
 
   private spawn(record: JobRecord): Actor<JobMachine> {
@@ -304,11 +330,12 @@ export class JobActor {
   private async apply(input: JobInput): Promise<Applied> {
     if (this.stopped) throw new SchedulerError('not_found', `job "${this.persisted.jobId}" not found`);
     if (!this.mayAct()) throw new SchedulerError('unavailable', 'this replica no longer owns the orchestrator');
-    const before = this.actor.getSnapshot();
+    const actor = this.live();
+    const before = actor.getSnapshot();
     const step = this.step++;
     this.emitted = null;
-    this.actor.send({ ...input, now: this.deps.clock.now(), step } as JobEvent);
-    const after = this.actor.getSnapshot();
+    actor.send({ ...input, now: this.deps.clock.now(), step } as JobEvent);
+    const after = actor.getSnapshot();
     // what the machine emitted in this step: the command's outcome, dispatch retries
     const emitted = this.emitted as JobEmitted[] | null;
     this.emitted = null;
@@ -544,7 +571,10 @@ export class JobActor {
     this.step = Math.max(this.step, record.outboxStep + 1);
     this.dropUnwritten();
     this.stopActor();
-    this.actor = this.spawn(record);
+    // started again from `record` at the next event (at once for an inspector)
+    this.actor = null;
+    this.resting = record;
+    if (this.deps.inspect) this.live();
   }
 
   private async fault(error: unknown, cause: string): Promise<void> {

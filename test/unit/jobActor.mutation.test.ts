@@ -137,6 +137,76 @@ describe('JobActor: loading', () => {
   });
 });
 
+describe('JobActor: its XState actor starts at the first event', () => {
+  it('loading and a recovery with nothing due start no actor; the first event starts it from the stored record', async () => {
+    const b = bed();
+    const r = record({ allowOverlap: true });
+    const a = load(b, r);
+    await a.recover({ replay: false });
+    expect(a.started).toBe(false);
+    expect(a.record).toBe(r);
+    expect(b.timers.size).toBe(1);
+    await advance(b, 10 * S);
+    expect(a.started).toBe(true);
+    expect(a.ref.getSnapshot().value).toBe('dispatched');
+    expect(b.store.stored('acme', 'job1')!.state).toBe('dispatched');
+  });
+
+  it('a job whose first slot is due at recovery starts its actor then; a command does too', async () => {
+    const b = bed(T0 + 10 * S);
+    const due = load(b, record({ jobId: 'due' }));
+    await due.recover({ replay: false });
+    expect(due.started).toBe(true);
+    expect(due.record.state).toBe('dispatched');
+    const cmd = load(b, record({ jobId: 'cmd', schedule: { kind: 'interval', every: 3_600_000 } }));
+    await cmd.recover({ replay: false });
+    expect(cmd.started).toBe(false);
+    await cmd.command({ type: 'PAUSE', reason: null });
+    expect(cmd.started).toBe(true);
+    expect(cmd.ref.getSnapshot().value).toBe('paused');
+  });
+
+  it('a fault stops the actor and rests on the faulted record: the next event starts one from it', async () => {
+    const b = bed();
+    let boom = true;
+    const faulty = jobMachine.provide({
+      guards: {
+        slotDue: ({ context, event }) => {
+          if (boom) throw new Error('boom');
+          return L.isSlotDue(context, event.now);
+        },
+      },
+    });
+    const a = load(b, record({ allowOverlap: true }), { machine: faulty });
+    await a.recover({ replay: false });
+    await advance(b, 10 * S);
+    const first = a.started;
+    expect(eventTypes(b.store.stored('acme', 'job1')!)).toEqual(['job.faulted']);
+    expect(first).toBe(false);
+    boom = false;
+    await advance(b, 60 * S);
+    expect(a.started).toBe(true);
+    expect(b.store.stored('acme', 'job1')!.counters.dispatched).toBeGreaterThan(0);
+  });
+
+  it('an inspection tool gets a running actor (`ref` starts it), and a stopped job a stopped one', async () => {
+    const b = bed();
+    const a = load(b);
+    expect(a.ref.getSnapshot()).toMatchObject({ status: 'active', value: 'idle' });
+    const never = load(b, record({ jobId: 'never' }));
+    never.stop();
+    expect(never.ref.getSnapshot().status).toBe('stopped');
+  });
+
+  it('with an inspector attached every job starts its actor when loaded', async () => {
+    const b = bed();
+    const seen: InspectionEvent[] = [];
+    const a = load(b, record(), { inspect: (e) => seen.push(e) });
+    expect(a.started).toBe(true);
+    expect(seen.some((e) => e.type === '@xstate.actor')).toBe(true);
+  });
+});
+
 describe('JobActor: recover', () => {
   it("publishes the stored outbox's events (as a replay), re-sends the dispatches that got no answer, arms the timer", async () => {
     const b = bed(T0 + 10 * S);
