@@ -26,7 +26,7 @@ import { downtimeRatio, scaleAndRecovery } from './figures/scale.js';
 import type { BenchContext, Row } from './figures/types.js';
 import { loadLine, machineLine } from './lib/machine.js';
 import { summarizeProfiles } from './lib/profile.js';
-import { schedulerRoot } from './lib/scheduler.js';
+import { buildScheduler, schedulerEntry } from './lib/scheduler.js';
 import { progress } from './lib/util.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -89,6 +89,8 @@ async function main(): Promise<void> {
   const ctx: BenchContext = { quick: args.quick, cpuProfDir, heapDir, notes: [], shared: {}, rate2: args.rate2 };
   const rows: Row[] = [];
   const started = performance.now();
+  progress(`building the scheduler (npm run build): ${schedulerEntry().label}`);
+  buildScheduler();
   const loadBefore = loadLine('before:');
   progress(loadBefore);
   for (const f of FIGURES) {
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
     '',
     `Scheduler benchmarks (${args.quick ? 'quick' : 'full'} run, ${secs.toFixed(0)} s)`,
     `machine: ${machineLine()}`,
-    `scheduler: ${schedulerRoot()}/src/main.ts`,
+    `scheduler: ${schedulerEntry().label}`,
     `${loadBefore}; ${loadLine('after:')}`,
     '',
     table(rows),

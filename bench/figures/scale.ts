@@ -87,7 +87,7 @@ export async function scaleAndRecovery(ctx: BenchContext): Promise<Row[]> {
     return performance.now() - t0;
   };
   try {
-    // baseline: process start-up with an empty store (Node + tsx + connect + streams)
+    // baseline: process start-up with an empty store (Node + connect + streams)
     const empty = await start('benchempty', 'empty');
     const baseline = empty.readyMs;
     await stop(empty);
@@ -212,8 +212,8 @@ export async function scaleAndRecovery(ctx: BenchContext): Promise<Row[]> {
     });
 
     ctx.notes.push(
-      `5. Recovery: time to ready is measured from outside: spawn of \`node --import tsx src/main.ts\` until a \`show\` command is ` +
-        `answered with something other than \`unavailable\` (LOG_LEVEL=warn hides the "scheduler ready" line); it includes Node/tsx ` +
+      `5. Recovery: time to ready is measured from outside: spawn of the compiled service (\`node bin/nats-scheduler\`, as production starts it) until a \`show\` command is ` +
+        `answered with something other than \`unavailable\` (LOG_LEVEL=warn hides the "scheduler ready" line); it includes Node ` +
         `start-up, which the empty-store figure shows. For the restart, ready also needs a \`show\` of one job of each of the ${probes.size} ` +
         `orchestrators to succeed (every orchestrator owned, its jobs loaded and recovered). Restart: SIGTERM of the figure-4 scheduler ` +
         `(took ${fmtMs(stopMs)}; leases left behind: ${leasesLeft}), then a new process on the same store.`,

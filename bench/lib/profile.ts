@@ -19,7 +19,12 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 function where(url: string): string {
   const p = url.replace(/^file:\/\//, '');
   if (!p) return '(native)';
-  for (const root of [schedulerRoot(), ROOT]) if (p.startsWith(`${root}/`)) return path.relative(root, p);
+  for (const root of [schedulerRoot(), ROOT]) {
+    if (!p.startsWith(`${root}/`)) continue;
+    const rel = path.relative(root, p);
+    // the compiled service (dist/x.js) is reported as its source (src/x.ts)
+    return rel.startsWith('dist/') ? `src/${rel.slice(5).replace(/\.js$/, '.ts')}` : rel;
+  }
   return p;
 }
 

@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -9,10 +9,28 @@ import { sleep } from './util.js';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * The checkout whose `src/main.ts` the benchmarks run: this repository, or `BENCH_ROOT` (`--root`)
+ * The checkout whose scheduler the benchmarks run: this repository, or `BENCH_ROOT` (`--root`)
  * to measure another snapshot (e.g. `git archive HEAD` unpacked next to a node_modules link).
  */
 export const schedulerRoot = (): string => path.resolve(process.env.BENCH_ROOT ?? REPO);
+
+/**
+ * What the benchmarks start: the compiled service, as production runs it (`bin/nats-scheduler`,
+ * plain node on dist/), built first by `buildScheduler`; an older checkout without that bin runs
+ * `src/main.ts` under tsx (its start-up then includes compiling TypeScript).
+ */
+export function schedulerEntry(): { args: string[]; label: string } {
+  const bin = path.join(schedulerRoot(), 'bin/nats-scheduler');
+  if (existsSync(bin)) return { args: [bin], label: `${bin} (compiled, dist/)` };
+  return { args: ['--import', 'tsx', 'src/main.ts'], label: `${schedulerRoot()}/src/main.ts (tsx)` };
+}
+
+/** `npm run build` in the scheduler's checkout, so that dist/ is what its src/ says. */
+export function buildScheduler(): void {
+  if (!existsSync(path.join(schedulerRoot(), 'bin/nats-scheduler'))) return;
+  const r = spawnSync('npm', ['run', '--silent', 'build'], { cwd: schedulerRoot(), stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`npm run build failed in ${schedulerRoot()} (exit ${r.status ?? r.signal})`);
+}
 
 export interface SchedulerOptions {
   natsUrl: string;
@@ -38,7 +56,7 @@ const live = new Set<ChildProcess>();
 let exitHook = false;
 
 /**
- * The real scheduler (`src/main.ts`) as a child process. Readiness is observed from outside, the
+ * The real scheduler (the compiled service, `schedulerEntry`) as a child process. Readiness is observed from outside, the
  * way an orchestrator sees it: a `show` command is polled until the reply is something other than
  * `unavailable` (the scheduler answers `unavailable` until its jobs are loaded and recovered).
  * With LOG_LEVEL=warn the "scheduler ready" log line is not printed, so the log is not used.
@@ -98,9 +116,7 @@ export class SchedulerProcess {
     const args = [
       ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
       ...(opts.heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshotDir}`] : []),
-      '--import',
-      'tsx',
-      'src/main.ts',
+      ...schedulerEntry().args,
     ];
     const env = { ...process.env, ...BENCH_ENV, NATS_URL: opts.natsUrl, SCHED_PREFIX: opts.prefix, ...opts.env };
     const spawnedAt = performance.now();
