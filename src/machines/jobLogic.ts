@@ -80,7 +80,9 @@ export function enterState(r: Ctx, step: number, now: number, to: JobState, caus
   const viaDue = r.state === 'due';
   const from = viaDue ? (r.dueFrom ?? 'idle') : r.state;
   const { dueFrom: _d, ...rest } = r;
-  const base: Ctx = viaDue ? { ...rest, state: r.state } : r;
+  // `dueFrom: undefined`, not just left out: XState's assign merges the result into the context,
+  // so a key left out would keep its value (and be stored with the record)
+  const base: Ctx = viaDue ? { ...rest, state: r.state, dueFrom: undefined } : r;
   if (from === to && !viaDue) return r;
   const transition = { from, to, event: cause, ...(viaDue && { via: ['due'] }) };
   const outbox = base.outboxStep === step ? base.outbox : [];

@@ -23,6 +23,8 @@ describe('job machine: firing and overlap', () => {
     expect(d.dispatchesOfLastStep()).toEqual([id]);
     expect(ev[0]).toMatchObject({ executionId: id, data: { scheduledAt: iso(T0 + 10 * S), trigger: 'schedule', attempt: 1 } });
     expect(d.ctx.nextRunAt).toBe(T0 + 20 * S);
+    // the transient `due` leaves nothing in the record to store (its `dueFrom` is gone)
+    expect(JSON.parse(JSON.stringify(d.ctx))).not.toHaveProperty('dueFrom');
 
     expect(types(d.send({ type: 'DISPATCH_ACCEPTED', executionId: id }))).toEqual(['execution.started', 'transition']);
     expect(d.state).toBe('running');
