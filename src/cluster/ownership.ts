@@ -12,8 +12,8 @@ export interface OwnershipPorts {
   registry: OrchestratorRegistry;
   /** The supervisors of the orchestrators loaded here (shared with the scheduler, which routes to them). */
   supervisors: Map<string, Supervisor>;
-  /** The stored records of an orchestrator's jobs (a record written during the read is delivered again). */
-  loadAll: (o: string) => AsyncIterable<StoredRecord>;
+  /** The stored records of an orchestrator's jobs, or of all, in batches (a record written during the read is delivered again). */
+  loadAll: (o?: string) => AsyncIterable<StoredRecord[]>;
   /** A supervisor (no jobs adopted yet) for `o` under lease epoch `epoch`, fenced by `fence`. */
   supervisor: (o: string, epoch: number, fence: () => boolean) => Supervisor;
   /** The execution consumer's `caughtUp`. */
@@ -115,62 +115,136 @@ export class Ownership {
     }
     let count = this.leases.owned().length;
     const free = all.filter((o) => !this.leases.owns(o)).sort(() => Math.random() - 0.5);
-    await runLimited(free, 32, async (o) => {
-      if (count >= share) return;
-      if (await this.takeOver(o)) count++;
-    });
+    await this.takeOverMany(free, () => count < share && !this.ports.stopping(), () => count++);
   }
 
   /**
    * Takes the lease of an orchestrator nobody holds and loads its jobs; false when another
-   * replica has it. Completions and heartbeats sent while nobody owned it are applied before the
-   * jobs decide about what they missed (misfire policy).
+   * replica has it.
    */
   private takeOver(o: string): Promise<boolean> {
     const inFlight = this.gaining.get(o);
     if (inFlight) return inFlight.done;
-    let adopted!: () => void;
-    const entry = { adopted: new Promise<void>((r) => (adopted = r)), done: Promise.resolve(false) };
-    entry.done = (async () => {
-      try {
-        if (!(await this.leases.acquire(o))) return false;
-        const epoch = this.leases.epochOf(o);
-        if (epoch === null) return false;
-        // All or nothing: the supervisor becomes visible only with every job loaded. A load that
-        // fails (JetStream unreachable, a leader election) gives the lease back, so this replica
-        // never serves an orchestrator it has not loaded (which would answer not_found for its jobs).
-        let sup: Supervisor;
-        let clean: boolean;
-        try {
-          // a clean handover (planned stop, rebalancing) left nothing unpublished: no outbox replay
-          clean = await this.registry.takeClean(o);
-          // the newest revision of each job (a record written during the read is delivered again)
-          const stored = new Map<string, StoredRecord>();
-          for await (const r of this.ports.loadAll(o)) if ((stored.get(r.record.jobId)?.revision ?? 0) < r.revision) stored.set(r.record.jobId, r);
-          if (!this.leases.holds(o, epoch)) return false;
-          sup = this.ports.supervisor(o, epoch, () => this.leases.holds(o, epoch));
-          for (const r of stored.values()) sup.adopt(r);
-        } catch (err) {
-          this.ports.takeoverLog.failed(err);
-          await this.leases.release(o).catch(() => undefined);
-          return false;
-        }
-        this.ports.takeoverLog.succeeded();
-        const previous = this.supervisors.get(o);
-        if (previous) void this.retire(previous);
-        this.supervisors.set(o, sup);
+    void this.takeOverMany([o], () => true, () => undefined).catch((err: unknown) => this.ports.takeoverLog.failed(err));
+    return this.gaining.get(o)?.done ?? Promise.resolve(this.leases.owns(o));
+  }
+
+  /**
+   * Takes over those of `list` nobody holds while `wanted()`, in three phases: the leases (32 at a
+   * time; `acquired` is called for each), then the stored records, then each orchestrator's
+   * supervisor and the recovery of its jobs. With many orchestrators the records are read in one
+   * pass over the bucket (`BULK_LOAD_MIN`): an ordered consumer filtered on one orchestrator
+   * costs the server a scan of the whole bucket, so 100 of them took 9-11 s where one read of the
+   * 100,000 records took 3 s (bench/repro/load-records.ts). The read starts once every lease of
+   * the batch is held, so it sees every write of the previous owners (they stop writing before
+   * their lease can run out). Completions and heartbeats sent while nobody owned an orchestrator
+   * are applied before its jobs decide about what they missed (misfire policy). A failure takes
+   * down only the orchestrator it concerns (its lease is given back); the first one is rethrown
+   * once the others are done.
+   */
+  private async takeOverMany(list: readonly string[], wanted: () => boolean, acquired: () => void): Promise<void> {
+    interface Taking {
+      o: string;
+      epoch: number;
+      adopted: () => void;
+      end: (ok: boolean) => void;
+    }
+    const taking: Taking[] = [];
+    let firstError: unknown;
+    await runLimited([...list], 32, async (o) => {
+      if (!wanted() || this.gaining.has(o)) return;
+      let adopted!: () => void;
+      let finish!: (ok: boolean) => void;
+      const entry = { adopted: new Promise<void>((r) => (adopted = r)), done: new Promise<boolean>((r) => (finish = r)) };
+      this.gaining.set(o, entry);
+      const end = (ok: boolean): void => {
         adopted();
+        if (this.gaining.get(o) === entry) this.gaining.delete(o);
+        finish(ok);
+      };
+      try {
+        if (!(await this.leases.acquire(o))) return end(false);
+        const epoch = this.leases.epochOf(o);
+        if (epoch === null) return end(false);
+        acquired();
+        taking.push({ o, epoch, adopted, end });
+      } catch (err) {
+        firstError ??= err;
+        end(false);
+      }
+    });
+    if (taking.length === 0) {
+      if (firstError !== undefined) throw firstError;
+      return;
+    }
+    // the stored records of the batch: one read of the whole bucket, or one per orchestrator
+    let bulk: Map<string, Map<string, StoredRecord>> | null = null;
+    if (taking.length >= BULK_LOAD_MIN && taking.length * 4 >= this.registry.list().length) {
+      try {
+        bulk = new Map(taking.map((t) => [t.o, new Map<string, StoredRecord>()]));
+        for await (const batch of this.ports.loadAll()) {
+          for (const r of batch) {
+            const jobs = bulk.get(r.record.orchestratorId);
+            if (jobs && (jobs.get(r.record.jobId)?.revision ?? 0) < r.revision) jobs.set(r.record.jobId, r);
+          }
+        }
+      } catch (err) {
+        // read again per orchestrator below
+        this.ports.log.warn({ err, orchestrators: taking.length }, 'reading the job records in one pass failed; reading them per orchestrator');
+        bulk = null;
+      }
+    }
+    await runLimited(taking, 32, async (t) => {
+      try {
+        const loaded = await this.adopt(t.o, t.epoch, bulk?.get(t.o) ?? null);
+        if (loaded === null) return t.end(false);
+        // the jobs loaded, not those created once the supervisor is visible (a create recovers
+        // its own job: recovering it here too published its job.created a second time)
+        const actors = [...loaded.sup.actors()];
+        t.adopted();
         // bounded: messages of other orchestrators (say, waiting for a dead owner's lease) must not hold a takeover up
         await this.ports.caughtUp(1_500);
-        await runLimited([...sup.actors()], 256, (a) => a.recover({ replay: !clean }));
-        return true;
-      } finally {
-        adopted();
-        this.gaining.delete(o);
+        await runLimited(actors, 256, (a) => a.recover({ replay: !loaded.clean }));
+        t.end(true);
+      } catch (err) {
+        firstError ??= err;
+        t.end(false);
       }
-    })();
-    this.gaining.set(o, entry);
-    return entry.done;
+    });
+    if (firstError !== undefined) throw firstError;
+  }
+
+  /**
+   * Loads the jobs of `o` (from `stored`, or read now) into a new supervisor under lease `epoch`
+   * and makes it visible, all or nothing: a load that fails (JetStream unreachable, a leader
+   * election) gives the lease back, so this replica never serves an orchestrator it has not
+   * loaded (which would answer not_found for its jobs). Null when it was not loaded (the lease
+   * lost meanwhile, a failed read); `clean`: the previous owner handed it over cleanly.
+   */
+  private async adopt(o: string, epoch: number, stored: Map<string, StoredRecord> | null): Promise<{ sup: Supervisor; clean: boolean } | null> {
+    let sup: Supervisor;
+    let clean: boolean;
+    try {
+      // a clean handover (planned stop, rebalancing) left nothing unpublished: no outbox replay
+      clean = await this.registry.takeClean(o);
+      if (stored === null) {
+        // the newest revision of each job (a record written during the read is delivered again)
+        stored = new Map<string, StoredRecord>();
+        for await (const batch of this.ports.loadAll(o)) for (const r of batch) if ((stored.get(r.record.jobId)?.revision ?? 0) < r.revision) stored.set(r.record.jobId, r);
+      }
+      if (!this.leases.holds(o, epoch)) return null;
+      sup = this.ports.supervisor(o, epoch, () => this.leases.holds(o, epoch));
+      for (const r of stored.values()) sup.adopt(r);
+    } catch (err) {
+      this.ports.takeoverLog.failed(err);
+      await this.leases.release(o).catch(() => undefined);
+      return null;
+    }
+    this.ports.takeoverLog.succeeded();
+    const previous = this.supervisors.get(o);
+    if (previous) void this.retire(previous);
+    this.supervisors.set(o, sup);
+    return { sup, clean };
   }
 
   /** Hands an orchestrator over (rebalancing): stops its jobs, marks it clean when all its events are out, then releases the lease. */
@@ -262,6 +336,13 @@ export class Ownership {
     return owner;
   }
 }
+
+/**
+ * From this many orchestrators taken over together, and a quarter of all, their records are read
+ * in one pass over the bucket (the records of the others are read and dropped: a few orchestrators
+ * of many cost less read one by one).
+ */
+const BULK_LOAD_MIN = 4;
 
 async function runLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;

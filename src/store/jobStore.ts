@@ -116,10 +116,12 @@ export class JobStore {
   }
 
   /**
-   * Every stored record (of one orchestrator, when given), read through one ordered consumer delivering the last value per key
-   * (one pass over the bucket's stream, no request per key).
+   * Every stored record (of one orchestrator, when given), in batches, read through one ordered
+   * consumer delivering the last value per key (one pass over the bucket's stream, no request per
+   * key). A delete or purge marker (an empty value: a record is never empty) is skipped without
+   * decoding its headers.
    */
-  async *loadAll(orchestratorId?: string): AsyncGenerator<StoredRecord> {
+  async *loadAll(orchestratorId?: string): AsyncGenerator<StoredRecord[]> {
     const stream = `KV_${this.bucket}`;
     const c = await this.js.consumers.get(stream, {
       filter_subjects: orchestratorId === undefined ? `$KV.${this.bucket}.>` : `$KV.${this.bucket}.${orchestratorId}.>`,
@@ -132,17 +134,17 @@ export class JobStore {
     // the count to reach 0 would then wait forever. A batch that brings nothing more ends the read.
     for (;;) {
       const batch = await c.fetch({ max_messages: 1_000, expires: 2_000 });
+      const records: StoredRecord[] = [];
       let got = 0;
       let last = -1;
       for await (const m of batch) {
         got++;
-        last = m.info.pending;
-        const op = m.headers?.get('KV-Operation');
-        if (op !== 'DEL' && op !== 'PURGE' && m.data.length > 0) {
-          yield { record: upgradeRecord(JSON.parse(dec.decode(m.data)) as JobRecord), revision: m.seq };
-        }
+        const { pending, streamSequence } = m.info;
+        last = pending;
+        if (m.data.length > 0) records.push({ record: upgradeRecord(JSON.parse(dec.decode(m.data)) as JobRecord), revision: streamSequence });
         if (last === 0) break;
       }
+      if (records.length > 0) yield records;
       if (got === 0 || last === 0) return;
     }
   }
