@@ -61,9 +61,9 @@ export class JobStore {
     return new JobStore(kv, js, bucket, writer);
   }
 
-  async create(record: JobRecord): Promise<number> {
+  /** Writes a new record (`value`: its JSON, when the caller has it already); `KeyExistsError` when the key holds one. */
+  async create(record: JobRecord, value: string = JSON.stringify(record)): Promise<number> {
     const key = jobKey(record.orchestratorId, record.jobId);
-    const value = JSON.stringify(record);
     try {
       if (this.writer) {
         // a key never written (or purged): one publish expecting nothing on the subject; a key

@@ -45,9 +45,9 @@ function adopt(b: Bed, s: Supervisor, jobId: string, extra: Parameters<typeof re
 }
 
 describe('supervisor helpers', () => {
-  it('newId: 16 url-safe characters (12 random bytes), different each time', () => {
-    const ids = new Set(Array.from({ length: 50 }, () => newId()));
-    expect(ids.size).toBe(50);
+  it('newId: 16 url-safe characters (12 random bytes), different each time, across refills of its pool', () => {
+    const ids = new Set(Array.from({ length: 1_000 }, () => newId()));
+    expect(ids.size).toBe(1_000);
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{16}$/);
   });
 
