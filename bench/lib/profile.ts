@@ -82,6 +82,24 @@ export function summarizeProfile(file: string, top = 25): string {
       incl.set(k, (incl.get(k) ?? 0) + us);
     }
   }
+  // self time charged to the nearest src/ function on the stack: which of ours pays for the
+  // library and native time (JSON, the NATS client, XState) under it
+  const payer = new Map<string, number>();
+  for (const [id, us] of self) {
+    const name = byId.get(id)!.callFrame.functionName;
+    if (name === '(idle)' || name === '(program)') continue;
+    let key = name === '(garbage collector)' ? '(garbage collector)' : '(no src/ frame)';
+    if (name !== '(garbage collector)') {
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const n = byId.get(cur)!;
+        if (where(n.callFrame.url).startsWith('src/')) {
+          key = keyOf(n);
+          break;
+        }
+      }
+    }
+    payer.set(key, (payer.get(key) ?? 0) + us);
+  }
   const pct = (us: number): string => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
   const lines = [
     `profile ${path.relative(ROOT, file)}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (${((100 * busy) / total).toFixed(0)}%)`,
@@ -91,6 +109,8 @@ export function summarizeProfile(file: string, top = 25): string {
     ...[...fns].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => `    ${pct(v)}  ${k}`),
     `  top ${top} src/ functions by inclusive time (% of busy):`,
     ...[...incl].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => `    ${pct(v)}  ${k}`),
+    `  top ${top} src/ functions by the self time under them down to the next src/ function (% of busy):`,
+    ...[...payer].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => `    ${pct(v)}  ${k}`),
   ];
   return lines.join('\n');
 }
