@@ -157,6 +157,13 @@ export async function scaleAndRecovery(ctx: BenchContext): Promise<Row[]> {
       { figure: '4. show p99 while held', target: '≤ 20 ms', measured: `${fmtMs(show.pct(99))} (p50 ${fmtMs(show.pct(50))})`, status: verdict(show.pct(99) <= 20) },
       { figure: '4. pause p99 while held', target: '≤ 20 ms', measured: `${fmtMs(pause.pct(99))} (p50 ${fmtMs(pause.pct(50))})`, status: verdict(pause.pct(99) <= 20) },
     );
+    // the stricter targets of the throughput issue (full size only)
+    if (!q) {
+      rows.push(
+        { figure: '4. RSS (throughput issue)', target: '≤ 512 MiB', measured: fmtMiB(rssKiB), status: verdict(rssKiB <= 512 * 1024) },
+        { figure: '4. Creation (throughput issue)', target: '≥ 10,000 jobs/s', measured: fmtRate(createRate), status: verdict(createRate >= 10_000 && created.failed === 0) },
+      );
+    }
     ctx.notes.push(
       `4. Scale: ${fmtInt(n4)} jobs over ${ORCHESTRATORS} orchestrators: 40% hourly cron, 30% daily cron, 10% weekday cron (random minute/hour, ` +
         `ten IANA zones), 20% hourly/daily intervals; created with 256 requests outstanding on one connection. show and pause ` +
@@ -210,6 +217,7 @@ export async function scaleAndRecovery(ctx: BenchContext): Promise<Row[]> {
       measured: `${fmtMs(restartMs)} (empty store ${fmtMs(baseline)})`,
       status: verdict(restartMs <= 10_000),
     });
+    if (!q) rows.push({ figure: '5. Restart (throughput issue)', target: '≤ 5 s', measured: fmtMs(restartMs), status: verdict(restartMs <= 5_000) });
 
     ctx.notes.push(
       `5. Recovery: time to ready is measured from outside: spawn of the compiled service (\`node bin/nats-scheduler\`, as production starts it) until a \`show\` command is ` +
@@ -363,9 +371,10 @@ async function downtimeRuns(
   return [
     {
       figure: `5. Ready after downtime, ${fmtInt(n)} jobs all misfired`,
-      target: '—',
+      // every job recovered (dispatched once) before ready; the throughput issue's target at full size
+      target: ctx.quick ? '—' : '≤ 20 s (throughput issue)',
       measured: `1 min ${fmtMs(minute)}, 1 year ${fmtMs(year)}`,
-      status: 'info',
+      status: ctx.quick ? 'info' : verdict(Math.max(minute, year) <= 20_000),
     },
     { figure: '5. Recovery time ratio 1 year / 1 minute', target: '≤ 1.2', measured: ratio.toFixed(2), status: verdict(ratio <= 1.2) },
   ];
