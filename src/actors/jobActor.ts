@@ -227,6 +227,7 @@ export class JobActor {
       this.unconfirmed = null;
       this.resumeEffects(r, false);
       this.arm();
+      this.shed();
     });
     // Nothing due and no deadline passed: a TICK would change nothing (the timer is armed).
     const wake = nextWakeAt(this.record);
@@ -235,6 +236,20 @@ export class JobActor {
       if (this.stopped) return; // deleted (or handed over) meanwhile
       this.deps.log.error({ err, job: this.key }, 'recovery tick failed');
     });
+  }
+
+  /**
+   * Drops the published events of the resting record's outbox from memory; the store keeps them
+   * (for a replay after a crash), and the job's next step starts an outbox of its own anyway. A
+   * job that rests between rare slots would otherwise hold its last step's events (~400 B, its
+   * `job.created` for a new one) for good. Only with no XState actor running, nothing unwritten,
+   * and every one of those events published.
+   */
+  private shed(): void {
+    const r = this.resting;
+    if (this.actor !== null || this.unwritten !== null || r !== this.persisted || r.outbox.length === 0) return;
+    if (!r.outbox.every((e) => e.kind === 'event' && !this.deps.publisher.isPending(e.event.id))) return;
+    this.resting = this.persisted = { ...r, outbox: [] };
   }
 
   /**

@@ -144,12 +144,26 @@ describe('JobActor: its XState actor starts at the first event', () => {
     const a = load(b, r);
     await a.recover({ replay: false });
     expect(a.started).toBe(false);
-    expect(a.record).toBe(r);
+    // the record as stored, its outbox's (published) events dropped from memory only
+    expect(a.record).toEqual({ ...r, outbox: [] });
+    expect(eventTypes(b.store.stored('acme', 'job1')!)).toEqual(eventTypes(r));
+    expect(eventTypes(r)).not.toEqual([]);
     expect(b.timers.size).toBe(1);
     await advance(b, 10 * S);
     expect(a.started).toBe(true);
     expect(a.ref.getSnapshot().value).toBe('dispatched');
     expect(b.store.stored('acme', 'job1')!.state).toBe('dispatched');
+  });
+
+  it("a resting job keeps its outbox's events in memory while they are not published", async () => {
+    const b = bed();
+    const r = record({ allowOverlap: true });
+    // the replay fails and the publisher retries its events (as EventPublisher does)
+    b.publisher.failures.push(new Error('js down'));
+    for (const e of r.outbox) if (e.kind === 'event') b.publisher.pendingIds.add(e.event.id);
+    const a = load(b, r);
+    await a.recover();
+    expect(eventTypes(a.record)).toEqual(eventTypes(r));
   });
 
   it('a job whose first slot is due at recovery starts its actor then; a command does too', async () => {
