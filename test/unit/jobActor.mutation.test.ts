@@ -166,6 +166,19 @@ describe('JobActor: its XState actor starts at the first event', () => {
     expect(eventTypes(a.record)).toEqual(eventTypes(r));
   });
 
+  it("one of the outbox's events still unpublished keeps them all in memory", async () => {
+    const b = bed();
+    const base = record({ allowOverlap: true });
+    const first = base.outbox.find((e) => e.kind === 'event')!;
+    // two events in the stored outbox, the second still retried by the publisher
+    const second = { kind: 'event' as const, event: { ...(first as Extract<typeof first, { kind: 'event' }>).event, id: 'inc1-e9', type: 'job.updated' as const } };
+    const r = { ...base, outbox: [...base.outbox, second] };
+    b.publisher.pendingIds.add('inc1-e9');
+    const a = load(b, r);
+    await a.recover({ replay: false });
+    expect(a.record.outbox).toHaveLength(r.outbox.length);
+  });
+
   it('a job whose first slot is due at recovery starts its actor then; a command does too', async () => {
     const b = bed(T0 + 10 * S);
     const due = load(b, record({ jobId: 'due' }));
