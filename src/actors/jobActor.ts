@@ -108,10 +108,10 @@ export function coalescible(input: JobInput, record: JobRecord, step: number): b
  * from the last written record and `job.faulted` is published; nothing leaves this class.
  *
  * The XState actor is started at the job's first event (or when an inspection tool asks for it,
- * `ref`; at once with an inspector attached), not when the job is loaded: until then the job is its record (`resting`), the one the
- * machine would start from and, its boot being transient and silent, would still hold. Most of a
- * large population rests between rare slots, so loading one (a restart, a takeover) and holding it
- * costs a record per job, not a live actor.
+ * `ref`; at once with an inspector attached), not when the job is loaded: until then the job is
+ * its record (`resting`), the one the machine would start from and, its boot being transient and
+ * silent, would still hold. Most of a large population rests between rare slots, so loading one
+ * (a restart, a takeover) and holding it costs a record per job, not a live actor.
  */
 export class JobActor {
   readonly key: string;

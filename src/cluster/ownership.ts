@@ -185,7 +185,7 @@ export class Ownership {
         for await (const batch of this.ports.loadAll()) {
           for (const r of batch) {
             const jobs = bulk.get(r.record.orchestratorId);
-            if (jobs && (jobs.get(r.record.jobId)?.revision ?? 0) < r.revision) jobs.set(r.record.jobId, r);
+            if (jobs) keepNewest(jobs, r);
           }
         }
       } catch (err) {
@@ -228,9 +228,8 @@ export class Ownership {
       // a clean handover (planned stop, rebalancing) left nothing unpublished: no outbox replay
       clean = await this.registry.takeClean(o);
       if (stored === null) {
-        // the newest revision of each job (a record written during the read is delivered again)
         stored = new Map<string, StoredRecord>();
-        for await (const batch of this.ports.loadAll(o)) for (const r of batch) if ((stored.get(r.record.jobId)?.revision ?? 0) < r.revision) stored.set(r.record.jobId, r);
+        for await (const batch of this.ports.loadAll(o)) for (const r of batch) keepNewest(stored, r);
       }
       if (!this.leases.holds(o, epoch)) return null;
       sup = this.ports.supervisor(o, epoch, () => this.leases.holds(o, epoch));
@@ -343,6 +342,11 @@ export class Ownership {
  * of many cost less read one by one).
  */
 const BULK_LOAD_MIN = 4;
+
+/** Keeps the newest revision of each job (a record written during the read is delivered again). */
+function keepNewest(jobs: Map<string, StoredRecord>, r: StoredRecord): void {
+  if ((jobs.get(r.record.jobId)?.revision ?? 0) < r.revision) jobs.set(r.record.jobId, r);
+}
 
 async function runLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;

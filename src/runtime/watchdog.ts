@@ -38,6 +38,8 @@ export class Watchdog {
   /** Stalls already reported: `<orchestratorId>.<jobId>` → the `nextRunAt` it was reported for. */
   private readonly reported = new Map<string, number>();
   private current: OverdueJob[] = [];
+  /** The look under way, if any. */
+  private scanning: Promise<void> | null = null;
 
   constructor(
     private readonly deps: {
@@ -60,8 +62,6 @@ export class Watchdog {
     this.scanning ??= this.look().finally(() => (this.scanning = null));
     return this.scanning;
   }
-
-  private scanning: Promise<void> | null = null;
 
   private async look(): Promise<void> {
     const now = this.deps.now();
